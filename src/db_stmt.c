@@ -1,0 +1,205 @@
+/*
+ * Rolodex - the table of SQL statements (see db_stmt.h).
+ *
+ * Conventions: ids are BINARY(16) parameters; times come from
+ * UTC_TIMESTAMP(6) on the server so one clock orders every row; optional
+ * filters are written "(? IS NULL OR ...)" so one prepared statement
+ * serves every combination.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "db_stmt.h"
+
+#define PARTY_COLS \
+	"p.party_id, p.party_type, p.display_name, p.email, " \
+	"p.phone_primary, p.phone_secondary, p.version, " \
+	"DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), " \
+	"DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), " \
+	"pe.title, pe.first_name, pe.middle_names, pe.last_name, " \
+	"pe.preferred_name, pe.date_of_birth, o.organisation_name, " \
+	"o.organisation_type, o.trading_name, o.registration_number, " \
+	"o.website "
+#define PARTY_FROM \
+	"FROM party p " \
+	"LEFT JOIN person pe ON pe.party_id = p.party_id " \
+	"LEFT JOIN organisation o ON o.party_id = p.party_id "
+#define ADDR_COLS \
+	"a.address_id, a.address_type, a.address_line_1, " \
+	"a.address_line_2, a.address_line_3, a.city, a.region, " \
+	"a.postal_code, a.country "
+#define NOW	"UTC_TIMESTAMP(6)"
+
+static const struct {
+	const char	*name;
+	const char	*sql;
+} stmts[STMT__MAX] = {
+	[STMT_PING] = { "ping", "SELECT 1" },
+	[STMT_PARTY_GET] = { "party_get",
+	    "SELECT " PARTY_COLS PARTY_FROM "WHERE p.party_id = ?" },
+	[STMT_PARTY_GET_LOCK] = { "party_get_lock",
+	    "SELECT " PARTY_COLS PARTY_FROM "WHERE p.party_id = ? FOR UPDATE" },
+	/* type, type, after, email, email, prefix, prefix, since, since,
+	 * system, system, identifier, limit */
+	[STMT_PARTY_LIST] = { "party_list",
+	    "SELECT " PARTY_COLS PARTY_FROM
+	    "WHERE (? IS NULL OR p.party_type = ?) AND p.party_id > ? "
+	    "AND (? IS NULL OR p.email = ?) "
+	    "AND (? IS NULL OR p.display_name LIKE ? ESCAPE '!') "
+	    "AND (? IS NULL OR p.updated_at >= ?) "
+	    "AND (? IS NULL OR EXISTS (SELECT 1 FROM external_identifier e "
+	    "WHERE e.party_id = p.party_id AND e.system_name = ? "
+	    "AND e.identifier = ?)) "
+	    "ORDER BY p.party_id LIMIT ?" },
+	[STMT_PARTY_INSERT] = { "party_insert",
+	    "INSERT INTO party (party_id, party_type, display_name, email, "
+	    "phone_primary, phone_secondary, version, created_at, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, 1, " NOW ", " NOW ")" },
+	[STMT_PARTY_UPDATE] = { "party_update",
+	    "UPDATE party SET display_name = ?, email = ?, phone_primary = ?, "
+	    "phone_secondary = ?, version = version + 1, updated_at = " NOW
+	    " WHERE party_id = ?" },
+	[STMT_PARTY_BUMP] = { "party_bump",
+	    "UPDATE party SET version = version + 1, updated_at = " NOW
+	    " WHERE party_id = ?" },
+	[STMT_PARTY_DELETE] = { "party_delete",
+	    "DELETE FROM party WHERE party_id = ?" },
+	[STMT_PERSON_INSERT] = { "person_insert",
+	    "INSERT INTO person (party_id, title, first_name, middle_names, "
+	    "last_name, preferred_name, date_of_birth) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)" },
+	[STMT_PERSON_UPDATE] = { "person_update",
+	    "UPDATE person SET title = ?, first_name = ?, middle_names = ?, "
+	    "last_name = ?, preferred_name = ?, date_of_birth = ? "
+	    "WHERE party_id = ?" },
+	[STMT_ORG_INSERT] = { "org_insert",
+	    "INSERT INTO organisation (party_id, organisation_name, "
+	    "organisation_type, trading_name, registration_number, website) "
+	    "VALUES (?, ?, ?, ?, ?, ?)" },
+	[STMT_ORG_UPDATE] = { "org_update",
+	    "UPDATE organisation SET organisation_name = ?, "
+	    "organisation_type = ?, trading_name = ?, "
+	    "registration_number = ?, website = ? WHERE party_id = ?" },
+	[STMT_ADDR_LIST] = { "addr_list",
+	    "SELECT " ADDR_COLS ", l.is_primary FROM party_address l "
+	    "JOIN address a ON a.address_id = l.address_id "
+	    "WHERE l.party_id = ? ORDER BY a.address_id" },
+	[STMT_ADDR_GET] = { "addr_get",
+	    "SELECT " ADDR_COLS ", 0 FROM address a WHERE a.address_id = ? "
+	    "FOR UPDATE" },
+	[STMT_ADDR_INSERT] = { "addr_insert",
+	    "INSERT INTO address (address_id, address_type, address_line_1, "
+	    "address_line_2, address_line_3, city, region, postal_code, "
+	    "country, created_at, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, " NOW ", " NOW ")" },
+	[STMT_ADDR_UPDATE] = { "addr_update",
+	    "UPDATE address SET address_type = ?, address_line_1 = ?, "
+	    "address_line_2 = ?, address_line_3 = ?, city = ?, region = ?, "
+	    "postal_code = ?, country = ?, updated_at = " NOW
+	    " WHERE address_id = ?" },
+	[STMT_ADDR_DELETE_IF_ORPHAN] = { "addr_delete_if_orphan",
+	    "DELETE FROM address WHERE address_id = ? AND NOT EXISTS "
+	    "(SELECT 1 FROM party_address l WHERE l.address_id = ?)" },
+	[STMT_ADDR_PARTIES] = { "addr_parties",
+	    "SELECT party_id FROM party_address WHERE address_id = ? "
+	    "AND party_id <> ? ORDER BY party_id" },
+	[STMT_LINK_INSERT] = { "link_insert",
+	    "INSERT INTO party_address (party_id, address_id, is_primary) "
+	    "VALUES (?, ?, ?)" },
+	[STMT_LINK_UPDATE] = { "link_update",
+	    "UPDATE party_address SET is_primary = ? "
+	    "WHERE party_id = ? AND address_id = ?" },
+	[STMT_LINK_DELETE] = { "link_delete",
+	    "DELETE FROM party_address WHERE party_id = ? AND address_id = ?" },
+	[STMT_EXTID_LIST] = { "extid_list",
+	    "SELECT system_name, identifier, "
+	    "DATE_FORMAT(last_synced, '%Y-%m-%dT%H:%i:%s.%fZ') "
+	    "FROM external_identifier WHERE party_id = ? "
+	    "ORDER BY system_name" },
+	[STMT_EXTID_OWNER] = { "extid_owner",
+	    "SELECT party_id FROM external_identifier "
+	    "WHERE system_name = ? AND identifier = ?" },
+	[STMT_EXTID_UPSERT] = { "extid_upsert",
+	    "INSERT INTO external_identifier (party_id, system_name, "
+	    "identifier, last_synced, created_at) VALUES (?, ?, ?, NULL, " NOW
+	    ") ON DUPLICATE KEY UPDATE last_synced = IF(identifier = "
+	    "VALUES(identifier), last_synced, NULL), "
+	    "identifier = VALUES(identifier)" },
+	[STMT_EXTID_DELETE] = { "extid_delete",
+	    "DELETE FROM external_identifier "
+	    "WHERE party_id = ? AND system_name = ?" },
+	[STMT_OUTBOX_INSERT] = { "outbox_insert",
+	    "INSERT INTO outbox (event_id, event_type, aggregate_type, "
+	    "aggregate_id, aggregate_version, payload, traceparent, "
+	    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, " NOW ")" },
+	[STMT_OUTBOX_PENDING] = { "outbox_pending",
+	    "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND, "
+	    "MIN(created_at), " NOW "), 0) FROM outbox "
+	    "WHERE published_at IS NULL" },
+	[STMT_USER_GET] = { "user_get",
+	    "SELECT user_id, password_hash, roles, disabled, "
+	    "IF(last_failure > " NOW " - INTERVAL ? SECOND, failed_logins, 0) "
+	    "FROM user_account WHERE username = ?" },
+	[STMT_USER_INSERT] = { "user_insert",
+	    "INSERT INTO user_account (user_id, username, password_hash, "
+	    "roles, created_at) VALUES (?, ?, ?, ?, " NOW ")" },
+	[STMT_USER_LIST] = { "user_list",
+	    "SELECT username, roles, disabled, "
+	    "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ') "
+	    "FROM user_account ORDER BY username" },
+	[STMT_USER_SET_DISABLED] = { "user_set_disabled",
+	    "UPDATE user_account SET disabled = ? WHERE username = ?" },
+	[STMT_USER_SET_PASSWORD] = { "user_set_password",
+	    "UPDATE user_account SET password_hash = ?, failed_logins = 0 "
+	    "WHERE username = ?" },
+	[STMT_USER_FAIL] = { "user_fail",
+	    "UPDATE user_account SET failed_logins = IF(last_failure > "
+	    NOW " - INTERVAL ? SECOND, failed_logins + 1, 1), "
+	    "last_failure = " NOW " WHERE username = ?" },
+	[STMT_USER_FAIL_RESET] = { "user_fail_reset",
+	    "UPDATE user_account SET failed_logins = 0 WHERE username = ?" },
+	[STMT_CLIENT_GET] = { "client_get",
+	    "SELECT client_id, secret_hash, roles, revoked_at IS NOT NULL, "
+	    "IF(last_failure > " NOW " - INTERVAL ? SECOND, failed_logins, 0) "
+	    "FROM api_client WHERE client_id = ?" },
+	[STMT_CLIENT_INSERT] = { "client_insert",
+	    "INSERT INTO api_client (client_id, name, secret_hash, roles, "
+	    "created_at) VALUES (?, ?, ?, ?, " NOW ")" },
+	[STMT_CLIENT_LIST] = { "client_list",
+	    "SELECT client_id, name, roles, "
+	    "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ'), "
+	    "DATE_FORMAT(revoked_at, '%Y-%m-%dT%H:%i:%sZ') "
+	    "FROM api_client ORDER BY created_at, client_id" },
+	[STMT_CLIENT_REVOKE] = { "client_revoke",
+	    "UPDATE api_client SET revoked_at = " NOW
+	    " WHERE client_id = ? AND revoked_at IS NULL" },
+	[STMT_CLIENT_FAIL] = { "client_fail",
+	    "UPDATE api_client SET failed_logins = IF(last_failure > "
+	    NOW " - INTERVAL ? SECOND, failed_logins + 1, 1), "
+	    "last_failure = " NOW " WHERE client_id = ?" },
+	[STMT_CLIENT_FAIL_RESET] = { "client_fail_reset",
+	    "UPDATE api_client SET failed_logins = 0 WHERE client_id = ?" },
+	[STMT_MIG_LIST] = { "mig_list",
+	    "SELECT version, name, checksum FROM schema_migration "
+	    "ORDER BY version" },
+	[STMT_MIG_INSERT] = { "mig_insert",
+	    "INSERT INTO schema_migration (version, name, checksum, "
+	    "applied_at) VALUES (?, ?, ?, " NOW ")" },
+};
+
+const char *
+stmt_sql(enum stmt s)
+{
+	if (s >= STMT__MAX || stmts[s].sql == NULL)
+		abort();
+	return stmts[s].sql;
+}
+
+const char *
+stmt_name(enum stmt s)
+{
+	if (s >= STMT__MAX || stmts[s].name == NULL)
+		abort();
+	return stmts[s].name;
+}
