@@ -68,7 +68,7 @@ h_healthz(struct req *r)
 void
 h_readyz(struct req *r)
 {
-	static const char	 ok[] = "{\"status\":\"ready\"}";
+	static const char	 ok[] = "{\"status\":\"ok\"}";
 	enum db_rc		 rc;
 
 	if ((rc = db_exec(r->api->db, STMT_PING, NULL, 0, NULL, NULL)) ==

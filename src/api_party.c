@@ -286,6 +286,11 @@ txn_replace(struct req *r, void *arg, struct problem *pb)
 		next = c->in;
 		memset(&c->in, 0, sizeof(c->in));
 	}
+	/* A PUT without "addresses" keeps them (a merge patch always has
+	 * them, from the current state). */
+	if (!next.addresses_given)
+		for (i = 0; i < prev.naddr; i++)
+			party_add_address(&next, &prev.addr[i]);
 	/* Identifiers are not part of a replace; keep them. */
 	for (i = 0; i < prev.next; i++)
 		party_set_extid(&next, prev.ext[i].system,

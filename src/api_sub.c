@@ -33,6 +33,7 @@ struct sctx {
 	struct party	 out;
 	bool		 changed;
 	bool		 created;	/* a new address or identifier */
+	bool		 link_only;	/* POST {address_id, is_primary} */
 };
 
 static const char *const json_types[] = { "application/json", NULL };
@@ -142,6 +143,27 @@ sub_check_owner(struct req *r, struct sctx *c, struct problem *pb)
 	return rc;
 }
 
+/* Linking an existing address: take its stored content. */
+static enum db_rc
+sub_load_linked(struct req *r, struct sctx *c, struct problem *pb)
+{
+	struct address	 a;
+	enum db_rc	 rc;
+	bool		 found, primary = c->addr.is_primary;
+
+	rc = db_address_get(r->api->db, &c->addr.id, &a, &found);
+	if (rc != DB_OK)
+		return rc;
+	if (!found) {
+		problem_field(pb, "/address_id", "no address has this id");
+		return DB_OK;
+	}
+	address_clear(&c->addr);
+	c->addr = a;
+	c->addr.is_primary = primary;
+	return DB_OK;
+}
+
 static enum db_rc
 txn_sub(struct req *r, void *arg, struct problem *pb)
 {
@@ -165,6 +187,10 @@ txn_sub(struct req *r, void *arg, struct problem *pb)
 	}
 	if (api_if_match(r, prev.version, pb) == -1 ||
 	    (rc = sub_check_owner(r, c, pb)) != DB_OK || pb->err != RLX_OK)
+		goto out;
+	if (c->link_only && (rc = sub_load_linked(r, c, pb)) != DB_OK)
+		goto out;
+	if (pb->err != RLX_OK)
 		goto out;
 	party_dup(&next, &prev);
 	if (sub_apply(c, &next, pb) == 0)
@@ -193,6 +219,44 @@ sub_run(struct req *r, struct sctx *c)
 	return rc == DB_OK && r->status == 0 ? 0 : -1;
 }
 
+/* Whether a body only names an existing address (and maybe primary). */
+static bool
+is_link_body(json_object *o)
+{
+	if (!json_object_is_type(o, json_type_object) ||
+	    json_object_object_get(o, "address_id") == NULL)
+		return false;
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		if (strcmp(k, "address_id") != 0 && strcmp(k, "is_primary") != 0)
+			return false;
+	}
+	return true;
+}
+
+static int
+link_from_json(json_object *o, struct sctx *c, struct problem *pb)
+{
+	json_object	*v = json_object_object_get(o, "address_id");
+
+	if (!json_object_is_type(v, json_type_string) ||
+	    uuid_parse(json_object_get_string(v), &c->addr.id) == -1) {
+		problem_field(pb, "/address_id", "must be a UUID");
+		return -1;
+	}
+	c->addr.has_id = true;
+	if ((v = json_object_object_get(o, "is_primary")) != NULL) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			problem_field(pb, "/is_primary", "must be true or "
+			    "false");
+			return -1;
+		}
+		c->addr.is_primary = json_object_get_boolean(v);
+	}
+	c->link_only = true;
+	return 0;
+}
+
 static int
 read_address_body(struct req *r, struct sctx *c)
 {
@@ -203,7 +267,9 @@ read_address_body(struct req *r, struct sctx *c)
 	problem_init(&pb);
 	if (req_want_type(r, json_types, &pb) == 0 &&
 	    req_read_body(r, &pb) == 0 && (o = req_json(r, &pb)) != NULL)
-		rc = address_from_json(o, "", &c->addr, &pb);
+		rc = c->op == SUB_ADDR_ADD && is_link_body(o) ?
+		    link_from_json(o, c, &pb) :
+		    address_from_json(o, "", &c->addr, &pb);
 	if (rc == 0 && c->op == SUB_ADDR_PUT && c->addr.has_id &&
 	    memcmp(&c->addr.id, &c->address_id, 16) != 0) {
 		problem_field(&pb, "/address_id", "must match the URL");
@@ -220,13 +286,15 @@ static void
 respond_addresses(struct req *r, const struct party *p)
 {
 	json_object	*arr = json_object_new_array();
+	json_object	*o = json_object_new_object();
 	size_t		 i;
 
 	for (i = 0; i < p->naddr; i++)
 		json_object_array_add(arr, address_to_json(&p->addr[i]));
+	json_object_object_add(o, "items", arr);
 	resp_header(r, "ETag: \"%lld\"", p->version);
-	resp_json(r, 200, arr);
-	json_object_put(arr);
+	resp_json(r, 200, o);
+	json_object_put(o);
 }
 
 /* Answer with one address of p (by id) and the party's ETag. */
@@ -372,7 +440,7 @@ void
 h_extids(struct req *r)
 {
 	struct sctx	 c;
-	json_object	*arr;
+	json_object	*arr, *o;
 	size_t		 i;
 
 	memset(&c, 0, sizeof(c));
@@ -384,9 +452,11 @@ h_extids(struct req *r)
 		for (i = 0; i < c.out.next; i++)
 			json_object_array_add(arr,
 			    extid_to_json(&c.out.ext[i]));
+		o = json_object_new_object();
+		json_object_object_add(o, "items", arr);
 		resp_header(r, "ETag: \"%lld\"", c.out.version);
-		resp_json(r, 200, arr);
-		json_object_put(arr);
+		resp_json(r, 200, o);
+		json_object_put(o);
 	}
 	party_clear(&c.out);
 }

@@ -7,6 +7,33 @@
 #include <string.h>
 
 #include "jsonx.h"
+#include "valid.h"
+
+/*
+ * json-c accepts single-quoted strings and NaN/Infinity even in strict
+ * mode; RFC 8259 does not.  Outside double-quoted strings only
+ * structure, numbers and the letters of true, false and null may appear.
+ */
+static bool
+has_foreign_token(const char *buf, size_t len)
+{
+	size_t	 i;
+	bool	 in_str = false;
+
+	for (i = 0; i < len; i++) {
+		if (in_str) {
+			if (buf[i] == '\\')
+				i++;
+			else if (buf[i] == '"')
+				in_str = false;
+		} else if (buf[i] == '"')
+			in_str = true;
+		else if (strchr(" \t\r\n{}[],:0123456789+-.eEtrufalsn",
+		    buf[i]) == NULL)
+			return true;
+	}
+	return false;
+}
 
 json_object *
 jsonx_parse(const char *buf, size_t len, char *err, size_t errsz)
@@ -19,6 +46,14 @@ jsonx_parse(const char *buf, size_t len, char *err, size_t errsz)
 	*err = '\0';
 	if (len > (size_t)INT32_MAX - 1) {
 		snprintf(err, errsz, "document too large");
+		return NULL;
+	}
+	if (!valid_utf8(buf, len)) {
+		snprintf(err, errsz, "malformed JSON: not valid UTF-8 text");
+		return NULL;
+	}
+	if (has_foreign_token(buf, len)) {
+		snprintf(err, errsz, "malformed JSON: unexpected character");
 		return NULL;
 	}
 	if ((tok = json_tokener_new_ex(JSONX_MAX_DEPTH)) == NULL) {

@@ -74,6 +74,7 @@ struct party {
 	size_t		 naddr;
 	struct extid	*ext;
 	size_t		 next;
+	bool		 addresses_given;	/* the body had "addresses" */
 };
 
 /* List filters; NULL members are not applied. */
@@ -159,6 +160,9 @@ enum db_rc	 db_party_update(struct db *, const struct party *prev,
 /* Bump version and updated_at only (a change to linked data). */
 enum db_rc	 db_party_bump(struct db *, const struct uuid *);
 enum db_rc	 db_party_delete(struct db *, const struct party *);
+/* Load an address row (is_primary false) into a; *found false if none. */
+enum db_rc	 db_address_get(struct db *, const struct uuid *,
+		    struct address *a, bool *found);
 /* Whether an address row with this id exists. */
 enum db_rc	 db_address_exists(struct db *, const struct uuid *,
 		    bool *found);

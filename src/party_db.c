@@ -502,15 +502,27 @@ db_extid_owner(struct db *db, const char *system, const char *ident,
 }
 
 enum db_rc
-db_address_exists(struct db *db, const struct uuid *id, bool *found)
+db_address_get(struct db *db, const struct uuid *id, struct address *a,
+    bool *found)
 {
 	struct db_arg	 arg = DB_BIN(id->b, 16);
 	struct db_rows	 r;
 	enum db_rc	 rc;
 
+	*found = false;
 	if ((rc = db_exec(db, STMT_ADDR_GET, &arg, 1, &r, NULL)) != DB_OK)
 		return rc;
-	*found = r.nrows > 0;
+	if (r.nrows > 0) {
+		*found = true;
+		if (a != NULL)
+			address_decode(&r, 0, a);
+	}
 	db_rows_clear(&r);
 	return DB_OK;
+}
+
+enum db_rc
+db_address_exists(struct db *db, const struct uuid *id, bool *found)
+{
+	return db_address_get(db, id, NULL, found);
 }

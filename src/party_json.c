@@ -323,8 +323,10 @@ party_from_json(json_object *o, enum party_type t, struct party *p,
 		snprintf(ptr, sizeof(ptr), "/%s", pfields[i].name);
 		problem_field(pb, ptr, "is required");
 	}
-	if (json_object_object_get_ex(o, "addresses", &arr))
+	if (json_object_object_get_ex(o, "addresses", &arr)) {
+		p->addresses_given = true;
 		parse_addresses(arr, p, pb);
+	}
 	party_derive(p);
 	if (pb->err != RLX_OK) {
 		party_clear(p);
