@@ -465,21 +465,31 @@ conf_write_sample(FILE *f)
 	const char	*sect = "";
 	size_t		 i;
 
-	fprintf(f, "# Rolodex configuration (%s).\n"
+	fprintf(f, "# Rolodex configuration (default path: <sysconfdir>/rolodex/"
+	    "rolodex.conf,\n# or the file named by ROLODEX_CONF or -f).\n"
+	    "# <pkgdatadir> is where make install puts shared data.\n"
 	    "# Every key can be overridden by ROLODEX_<SECTION>_<KEY> in the\n"
 	    "# environment; a secret key k can be read from a file with k_file\n"
 	    "# (or ROLODEX_<SECTION>_<K>_FILE); such files must not be\n"
-	    "# readable by other users.\n", CONF_DEFAULT_PATH);
+	    "# readable by other users.\n");
 	for (i = 0; i < CONF_NKEYS; i++) {
 		if (strcmp(sect, conf_keys[i].section) != 0) {
 			sect = conf_keys[i].section;
 			fprintf(f, "\n[%s]\n", sect);
 		}
-		fprintf(f, "# %s%s\n", conf_keys[i].help,
-		    conf_keys[i].secret ? " (secret: prefer " : "");
+		fprintf(f, "# %s\n", conf_keys[i].help);
 		if (conf_keys[i].secret)
-			fprintf(f, "#   %s_file = /etc/rolodex/%s.secret)\n",
-			    conf_keys[i].key, conf_keys[i].key);
-		fprintf(f, "#%s = %s\n", conf_keys[i].key, conf_keys[i].def);
+			fprintf(f, "# secret: give it as %s_file = PATH\n"
+			    "#%s_file = /etc/rolodex/%s.secret\n",
+			    conf_keys[i].key, conf_keys[i].key,
+			    conf_keys[i].key);
+		else if (strncmp(conf_keys[i].def, PKGDATADIR,
+		    strlen(PKGDATADIR)) == 0)
+			/* Install paths vary; keep the sample stable. */
+			fprintf(f, "#%s = <pkgdatadir>%s\n", conf_keys[i].key,
+			    conf_keys[i].def + strlen(PKGDATADIR));
+		else
+			fprintf(f, "#%s = %s\n", conf_keys[i].key,
+			    conf_keys[i].def);
 	}
 }
