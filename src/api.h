@@ -187,6 +187,18 @@ int		 api_if_match(struct req *, long long v, struct problem *);
 enum db_rc	 api_party_change(struct req *, const struct party *prev,
 		    struct party *next, struct party *out, bool *changed,
 		    struct problem *);
+/* The request's W3C traceparent if well-formed, else NULL. */
+const char	*api_traceparent(const struct req *);
+/* Link: rel="next" for the same query with a new cursor. */
+void		 api_link_next(struct req *, const char *cursor);
+
+/* api_relship.c */
+void		 h_relationships(struct req *);
+void		 h_relationship(struct req *);
+void		 h_party_relationships(struct req *);
+/* Within a transaction: delete a party's relationships, with events. */
+enum db_rc	 api_relship_delete_of_party(struct req *, const struct uuid *);
+
 /* Answer with a party: status, ETag and the representation. */
 void		 api_party_respond(struct req *, int status,
 		    const struct party *);

@@ -102,6 +102,9 @@ static const handler_fn handlers[R__MAX] = {
 	[R_ADDRESS] = h_address,
 	[R_EXTIDS] = h_extids,
 	[R_EXTID] = h_extid,
+	[R_RELS] = h_relationships,
+	[R_REL] = h_relationship,
+	[R_PARTY_RELS] = h_party_relationships,
 };
 
 /* The front line: route, method, query, scope.  0 if the handler runs. */

@@ -72,9 +72,8 @@ api_party_param(struct req *r, struct uuid *id)
 	return 0;
 }
 
-/* The W3C traceparent of the request, if well-formed; else NULL. */
-static const char *
-req_traceparent(const struct req *r)
+const char *
+api_traceparent(const struct req *r)
 {
 	const char	*tp = req_header(r, "HTTP_TRACEPARENT");
 	size_t		 i;
@@ -136,7 +135,7 @@ party_event(struct req *r, enum event_kind k, const struct party *p)
 	enum db_rc	 rc;
 
 	rc = outbox_add(r->api->db, k, party_type_name(p->type), &p->id,
-	    p->version, data, req_traceparent(r));
+	    p->version, data, api_traceparent(r));
 	json_object_put(data);
 	return rc;
 }
@@ -315,7 +314,8 @@ txn_delete(struct req *r, void *arg, struct problem *pb)
 	if ((rc = load_for_write(r, c, &prev, pb)) != DB_OK ||
 	    pb->err != RLX_OK)
 		goto out;
-	if ((rc = db_party_delete(r->api->db, &prev)) != DB_OK)
+	if ((rc = api_relship_delete_of_party(r, &prev.id)) != DB_OK ||
+	    (rc = db_party_delete(r->api->db, &prev)) != DB_OK)
 		goto out;
 	data = json_object_new_object();
 	uuid_fmt(&prev.id, id);
@@ -323,7 +323,7 @@ txn_delete(struct req *r, void *arg, struct problem *pb)
 	jsonx_add_str(data, "party_type", party_type_name(prev.type));
 	jsonx_add_int(data, "version", prev.version + 1);
 	rc = outbox_add(r->api->db, EV_DELETED, party_type_name(prev.type),
-	    &prev.id, prev.version + 1, data, req_traceparent(r));
+	    &prev.id, prev.version + 1, data, api_traceparent(r));
 	json_object_put(data);
 	c->changed = true;
 out:
@@ -557,9 +557,8 @@ url_encode(const char *s)
 	return out;
 }
 
-/* Link header for the next page: same query with the new cursor. */
-static void
-link_next(struct req *r, const char *cursor)
+void
+api_link_next(struct req *r, const char *cursor)
 {
 	char	*link = xasprintf("<%s?cursor=%s", r->path, cursor), *k, *v,
 		*n;
@@ -632,7 +631,7 @@ party_list(struct req *r, struct pctx *c)
 	json_object_object_add(o, "items", arr);
 	if (l.n > (size_t)want) {
 		cur = cursor_encode(&l.items[shown - 1].id);
-		link_next(r, cur);
+		api_link_next(r, cur);
 	}
 	jsonx_add_str(o, "next_cursor", cur);
 	resp_json(r, 200, o);

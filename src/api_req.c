@@ -217,6 +217,32 @@ req_check_query(const struct req *r, const char *const *allowed,
 	return 0;
 }
 
+/* Read a body sent without Content-Length (chunked) up to limit. */
+static int
+req_read_unsized(struct req *r, int64_t limit, struct problem *pb)
+{
+	size_t	 cap = 8192, len = 0;
+	int	 n;
+
+	r->body = xmalloc(cap + 1);
+	while ((n = FCGX_GetStr(r->body + len, (int)(cap - len),
+	    r->fr->in)) > 0) {
+		len += (size_t)n;
+		if ((int64_t)len > limit) {
+			problem_set(pb, RLX_TOOBIG, "The body is over the "
+			    "limit of %lld bytes.", (long long)limit);
+			return -1;
+		}
+		if (len == cap) {
+			cap *= 2;
+			r->body = xrealloc(r->body, cap + 1);
+		}
+	}
+	r->body[len] = '\0';
+	r->body_len = len;
+	return 0;
+}
+
 int
 req_read_body(struct req *r, struct problem *pb)
 {
@@ -224,8 +250,9 @@ req_read_body(struct req *r, struct problem *pb)
 	int64_t		 len = 0, limit = r->api->conf.api_body_limit;
 	int		 n;
 
-	if (cl != NULL && *cl != '\0' &&
-	    parse_int64(cl, 0, INT64_MAX, &len) == -1) {
+	if (cl == NULL || *cl == '\0')
+		return req_read_unsized(r, limit, pb);
+	if (parse_int64(cl, 0, INT64_MAX, &len) == -1) {
 		problem_set(pb, RLX_BADREQ, "Bad Content-Length.");
 		return -1;
 	}

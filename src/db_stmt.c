@@ -30,6 +30,11 @@
 	"a.address_line_2, a.address_line_3, a.city, a.region, " \
 	"a.postal_code, a.country "
 #define NOW	"UTC_TIMESTAMP(6)"
+#define REL_COLS \
+	"relationship_id, relationship_type, from_party_id, to_party_id, " \
+	"start_date, end_date, notes, version, " \
+	"DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), " \
+	"DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') "
 
 static const struct {
 	const char	*name;
@@ -180,6 +185,38 @@ static const struct {
 	    "last_failure = " NOW " WHERE client_id = ?" },
 	[STMT_CLIENT_FAIL_RESET] = { "client_fail_reset",
 	    "UPDATE api_client SET failed_logins = 0 WHERE client_id = ?" },
+	[STMT_PARTY_TYPE_SHARE] = { "party_type_share",
+	    "SELECT party_type FROM party WHERE party_id = ? "
+	    "LOCK IN SHARE MODE" },
+	[STMT_REL_GET] = { "rel_get",
+	    "SELECT " REL_COLS "FROM relationship WHERE relationship_id = ?" },
+	[STMT_REL_GET_LOCK] = { "rel_get_lock",
+	    "SELECT " REL_COLS "FROM relationship WHERE relationship_id = ? "
+	    "FOR UPDATE" },
+	[STMT_REL_INSERT] = { "rel_insert",
+	    "INSERT INTO relationship (relationship_id, relationship_type, "
+	    "from_party_id, to_party_id, start_date, end_date, notes, "
+	    "version, created_at, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, 1, " NOW ", " NOW ")" },
+	[STMT_REL_UPDATE] = { "rel_update",
+	    "UPDATE relationship SET relationship_type = ?, "
+	    "from_party_id = ?, to_party_id = ?, start_date = ?, "
+	    "end_date = ?, notes = ?, version = version + 1, "
+	    "updated_at = " NOW " WHERE relationship_id = ?" },
+	[STMT_REL_DELETE] = { "rel_delete",
+	    "DELETE FROM relationship WHERE relationship_id = ?" },
+	/* from?, party, to?, party, after, type, type, current, limit */
+	[STMT_REL_LIST] = { "rel_list",
+	    "SELECT " REL_COLS "FROM relationship "
+	    "WHERE ((? AND from_party_id = ?) OR (? AND to_party_id = ?)) "
+	    "AND relationship_id > ? "
+	    "AND (? IS NULL OR relationship_type = ?) "
+	    "AND (NOT ? OR ((start_date IS NULL OR start_date <= "
+	    "UTC_DATE()) AND (end_date IS NULL OR end_date >= UTC_DATE()))) "
+	    "ORDER BY relationship_id LIMIT ?" },
+	[STMT_REL_IDS_OF_PARTY] = { "rel_ids_of_party",
+	    "SELECT relationship_id FROM relationship WHERE from_party_id = ? "
+	    "OR to_party_id = ? ORDER BY relationship_id FOR UPDATE" },
 	[STMT_MIG_LIST] = { "mig_list",
 	    "SELECT version, name, checksum FROM schema_migration "
 	    "ORDER BY version" },

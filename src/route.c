@@ -42,6 +42,10 @@ static const struct {
 	    M_GET | M_HEAD },
 	[R_EXTID] = { "/parties/{party_id}/external-identifiers/"
 	    "{system_name}", M_GET | M_HEAD | M_PUT | M_DELETE },
+	[R_RELS] = { "/relationships", M_POST },
+	[R_REL] = { "/relationships/{relationship_id}", RW },
+	[R_PARTY_RELS] = { "/parties/{party_id}/relationships",
+	    M_GET | M_HEAD },
 };
 
 static const char *const method_names[] = {
