@@ -465,6 +465,57 @@ out:
 static const char *const list_params[] = { "limit", "cursor", "q", "email",
 	"external_id", "updated_since", NULL };
 
+/*
+ * The sort order follows the filters: a name prefix sorts by name, an
+ * updated_since by time, anything else by id.  A cursor must come from
+ * a list of the same order.
+ */
+static int
+list_cursor(struct req *r, struct party_filter *f, struct problem *pb)
+{
+	enum cursor_kind	 kind = f->name_prefix != NULL ? CURSOR_NAME :
+				    f->updated_since != NULL ? CURSOR_UPDATED :
+				    CURSOR_ID;
+	const char		*v = req_query(r, "cursor");
+
+	if (v != NULL) {
+		if (cursor_decode(v, &f->after) == -1 ||
+		    f->after.kind != kind) {
+			problem_set(pb, RLX_BADREQ, "The cursor is not valid "
+			    "for this list.");
+			return -1;
+		}
+		return 0;
+	}
+	f->after.kind = kind;
+	if (kind == CURSOR_UPDATED)
+		str_copy(f->after.key, sizeof(f->after.key), f->updated_since);
+	return 0;
+}
+
+/* The cursor after party p in the order of f. */
+static char *
+list_next_cursor(const struct party_filter *f, const struct party *p)
+{
+	struct cursor	 c;
+	char		*t;
+
+	memset(&c, 0, sizeof(c));
+	c.kind = f->after.kind;
+	c.id = p->id;
+	if (c.kind == CURSOR_NAME)
+		str_copy(c.key, sizeof(c.key), p->display_name);
+	else if (c.kind == CURSOR_UPDATED) {
+		/* "2026-01-02T03:04:05.123456Z" -> "2026-01-02 03:04:05.123456" */
+		str_copy(c.key, sizeof(c.key), p->updated_at);
+		if ((t = strchr(c.key, 'T')) != NULL)
+			*t = ' ';
+		if ((t = strchr(c.key, 'Z')) != NULL)
+			*t = '\0';
+	}
+	return cursor_encode(&c);
+}
+
 /* Turn the list query into a filter; -1 with pb (400). */
 static int
 list_filter(struct req *r, struct party_filter *f, char *since, size_t ssz,
@@ -484,11 +535,6 @@ list_filter(struct req *r, struct party_filter *f, char *since, size_t ssz,
 			return -1;
 		}
 		f->limit = (int)n;
-	}
-	if ((v = req_query(r, "cursor")) != NULL &&
-	    cursor_decode(v, &f->after) == -1) {
-		problem_set(pb, RLX_BADREQ, "The cursor is not valid.");
-		return -1;
 	}
 	if ((v = req_query(r, "q")) != NULL && !valid_text(v, 1, 100)) {
 		problem_set(pb, RLX_BADREQ, "q must be 1 to 100 characters.");
@@ -533,7 +579,7 @@ list_filter(struct req *r, struct party_filter *f, char *since, size_t ssz,
 		    1000000));
 		f->updated_since = since;
 	}
-	return 0;
+	return list_cursor(r, f, pb);
 }
 
 /* Percent-encode s for a query string into a new string. */
@@ -630,7 +676,7 @@ party_list(struct req *r, struct pctx *c)
 	o = json_object_new_object();
 	json_object_object_add(o, "items", arr);
 	if (l.n > (size_t)want) {
-		cur = cursor_encode(&l.items[shown - 1].id);
+		cur = list_next_cursor(&l.f, &l.items[shown - 1]);
 		api_link_next(r, cur);
 	}
 	jsonx_add_str(o, "next_cursor", cur);

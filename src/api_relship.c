@@ -317,10 +317,12 @@ static int
 rel_list_filter(struct req *r, struct relship_filter *f, struct problem *pb)
 {
 	enum party_type	 a, b;
+	struct cursor	 cur;
 	const char	*v;
 	int64_t		 n;
 	bool		 x, y;
 
+	memset(&cur, 0, sizeof(cur));
 	if (req_check_query(r, rel_list_params, pb) == -1)
 		return -1;
 	f->limit = (int)r->api->conf.api_page_default;
@@ -332,10 +334,11 @@ rel_list_filter(struct req *r, struct relship_filter *f, struct problem *pb)
 		f->limit = (int)n;
 	}
 	if ((v = req_query(r, "cursor")) != NULL &&
-	    cursor_decode(v, &f->after) == -1) {
+	    (cursor_decode(v, &cur) == -1 || cur.kind != CURSOR_ID)) {
 		problem_set(pb, RLX_BADREQ, "The cursor is not valid.");
 		return -1;
 	}
+	f->after = cur.id;
 	if ((v = req_query(r, "type")) != NULL &&
 	    !relship_type_rule(v, &a, &b, &x, &y)) {
 		problem_set(pb, RLX_BADREQ, "Unknown relationship type.");
@@ -368,6 +371,7 @@ h_party_relationships(struct req *r)
 	struct rlctx	 l;
 	struct problem	 pb;
 	struct uuid	 party;
+	struct cursor	 c;
 	json_object	*o, *arr;
 	enum db_rc	 rc;
 	char		*cur = NULL;
@@ -400,7 +404,10 @@ h_party_relationships(struct req *r)
 	o = json_object_new_object();
 	json_object_object_add(o, "items", arr);
 	if (l.n > (size_t)want) {
-		cur = cursor_encode(&l.items[shown - 1].id);
+		memset(&c, 0, sizeof(c));
+		c.kind = CURSOR_ID;
+		c.id = l.items[shown - 1].id;
+		cur = cursor_encode(&c);
 		api_link_next(r, cur);
 	}
 	jsonx_add_str(o, "next_cursor", cur);

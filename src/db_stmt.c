@@ -25,6 +25,21 @@
 	"FROM party p " \
 	"LEFT JOIN person pe ON pe.party_id = p.party_id " \
 	"LEFT JOIN organisation o ON o.party_id = p.party_id "
+/*
+ * Optional filters shared by the list statements (11 parameters): type,
+ * e-mail, name prefix (LIKE, escaped with '!'), updated since, external
+ * identifier.  MariaDB optimises a prepared statement at each execution
+ * with its parameters as constants, so "? IS NULL" branches fold away
+ * and the remaining conditions can use their indexes.
+ */
+#define PARTY_FILTERS \
+	"AND (? IS NULL OR p.party_type = ?) " \
+	"AND (? IS NULL OR p.email = ?) " \
+	"AND (? IS NULL OR p.display_name LIKE ? ESCAPE '!') " \
+	"AND (? IS NULL OR p.updated_at >= ?) " \
+	"AND (? IS NULL OR p.party_id = (SELECT e.party_id FROM " \
+	"external_identifier e WHERE e.system_name = ? AND " \
+	"e.identifier = ?)) "
 #define ADDR_COLS \
 	"a.address_id, a.address_type, a.address_line_1, " \
 	"a.address_line_2, a.address_line_3, a.city, a.region, " \
@@ -45,18 +60,20 @@ static const struct {
 	    "SELECT " PARTY_COLS PARTY_FROM "WHERE p.party_id = ?" },
 	[STMT_PARTY_GET_LOCK] = { "party_get_lock",
 	    "SELECT " PARTY_COLS PARTY_FROM "WHERE p.party_id = ? FOR UPDATE" },
-	/* type, type, after, email, email, prefix, prefix, since, since,
-	 * system, system, identifier, limit */
-	[STMT_PARTY_LIST] = { "party_list",
-	    "SELECT " PARTY_COLS PARTY_FROM
-	    "WHERE (? IS NULL OR p.party_type = ?) AND p.party_id > ? "
-	    "AND (? IS NULL OR p.email = ?) "
-	    "AND (? IS NULL OR p.display_name LIKE ? ESCAPE '!') "
-	    "AND (? IS NULL OR p.updated_at >= ?) "
-	    "AND (? IS NULL OR EXISTS (SELECT 1 FROM external_identifier e "
-	    "WHERE e.party_id = p.party_id AND e.system_name = ? "
-	    "AND e.identifier = ?)) "
-	    "ORDER BY p.party_id LIMIT ?" },
+	/* after-id, FILTERS, limit */
+	[STMT_PARTY_LIST_BY_ID] = { "party_list_by_id",
+	    "SELECT " PARTY_COLS PARTY_FROM "WHERE p.party_id > ? "
+	    PARTY_FILTERS "ORDER BY p.party_id LIMIT ?" },
+	/* name, name, after-id, FILTERS, limit */
+	[STMT_PARTY_LIST_BY_NAME] = { "party_list_by_name",
+	    "SELECT " PARTY_COLS PARTY_FROM "WHERE (p.display_name > ? OR "
+	    "(p.display_name = ? AND p.party_id > ?)) " PARTY_FILTERS
+	    "ORDER BY p.display_name, p.party_id LIMIT ?" },
+	/* time, time, after-id, FILTERS, limit */
+	[STMT_PARTY_LIST_BY_UPDATED] = { "party_list_by_updated",
+	    "SELECT " PARTY_COLS PARTY_FROM "WHERE (p.updated_at > ? OR "
+	    "(p.updated_at = ? AND p.party_id > ?)) " PARTY_FILTERS
+	    "ORDER BY p.updated_at, p.party_id LIMIT ?" },
 	[STMT_PARTY_INSERT] = { "party_insert",
 	    "INSERT INTO party (party_id, party_type, display_name, email, "
 	    "phone_primary, phone_secondary, version, created_at, updated_at) "

@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "cursor.h"
 #include "db.h"
 #include "problem.h"
 #include "uuid.h"
@@ -85,7 +86,7 @@ struct party_filter {
 	const char	*updated_since;	/* "YYYY-MM-DD HH:MM:SS.ffffff" UTC */
 	const char	*ext_system;
 	const char	*ext_identifier;
-	struct uuid	 after;		/* cursor: all zero = from start */
+	struct cursor	 after;		/* sort order and position */
 	int		 limit;
 };
 

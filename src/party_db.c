@@ -157,15 +157,24 @@ db_party_list(struct db *db, const struct party_filter *f,
 		like[o] = '\0';
 	}
 	struct db_arg args[] = {
-		db_str(type), db_str(type), DB_BIN(f->after.b, 16),
-		db_str(f->email), db_str(f->email),
+		db_str(f->after.key), db_str(f->after.key),
+		DB_BIN(f->after.id.b, 16),
+		db_str(type), db_str(type), db_str(f->email), db_str(f->email),
 		db_str(like), db_str(like),
 		db_str(f->updated_since), db_str(f->updated_since),
 		db_str(f->ext_system), db_str(f->ext_system),
 		db_str(f->ext_identifier), DB_INT(f->limit),
 	};
-	rc = db_exec(db, STMT_PARTY_LIST, args, sizeof(args) / sizeof(args[0]),
-	    &r, NULL);
+	static const enum stmt by_kind[] = {
+		[CURSOR_ID] = STMT_PARTY_LIST_BY_ID,
+		[CURSOR_NAME] = STMT_PARTY_LIST_BY_NAME,
+		[CURSOR_UPDATED] = STMT_PARTY_LIST_BY_UPDATED,
+	};
+	size_t	 skip = f->after.kind == CURSOR_ID ? 2 : 0;
+
+	/* By id there is no key: the statement starts at the id. */
+	rc = db_exec(db, by_kind[f->after.kind], args + skip,
+	    sizeof(args) / sizeof(args[0]) - skip, &r, NULL);
 	free(like);
 	if (rc != DB_OK)
 		return rc;

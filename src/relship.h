@@ -39,7 +39,7 @@ struct relship_filter {
 	const char		*type;		/* NULL: any */
 	enum rel_direction	 direction;
 	bool			 current;	/* only those in force today */
-	struct uuid		 after;		/* cursor */
+	struct uuid		 after;		/* cursor position */
 	int			 limit;
 };
 
