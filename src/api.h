@@ -67,6 +67,11 @@ struct req {
 	char			*hdr[REQ_MAX_HEADERS_OUT];
 	size_t			 nhdr;
 	bool			 head_only;
+	/* A copy of the response, kept for Idempotency-Key replays. */
+	bool			 capture;
+	char			*cap_headers;	/* "Name: value\n"... */
+	char			*cap_body;
+	size_t			 cap_len;
 };
 
 /* api_req.c: reading the request, writing the response. */
@@ -124,6 +129,19 @@ void		 h_addresses(struct req *);
 void		 h_address(struct req *);
 void		 h_extids(struct req *);
 void		 h_extid(struct req *);
+
+/* api_idem.c: Idempotency-Key on POST */
+
+/*
+ * Before the handler: reserve the key, or answer (replay, 409, 422, 400).
+ * Returns 1 when the handler should run (then call idem_finish after
+ * it), 0 when the request was answered or carries no key.
+ */
+int		 idem_begin(struct req *, bool *active);
+/* After the handler: keep a 2xx response for replays, else free the key. */
+void		 idem_finish(struct req *);
+/* Remove expired keys now and then (no cron). */
+void		 idem_purge_maybe(struct api *);
 
 /* api_meta.c */
 void		 h_healthz(struct req *);

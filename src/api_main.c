@@ -141,10 +141,14 @@ api_serve_one(struct api *api, FCGX_Request *fr)
 {
 	struct req	 r;
 	int64_t		 t0 = time_mono_ms();
+	bool		 idem = false;
 
 	req_init(&r, api, fr);
-	if (dispatch_check(&r) == 0)
+	if (dispatch_check(&r) == 0 && idem_begin(&r, &idem) == 1) {
 		handlers[r.m.route](&r);
+		if (idem)
+			idem_finish(&r);
+	}
 	if (r.status == 0)
 		resp_error(&r, RLX_INTERNAL, "No response was produced.");
 	log_info("%s %s %d %lldms", method_name(r.method),
@@ -202,6 +206,7 @@ api_worker(struct api *api, int listen_fd)
 		api_serve_one(api, &fr);
 		FCGX_Finish_r(&fr);
 		api_busy = 0;
+		idem_purge_maybe(api);
 		if (api_hup) {
 			api_hup = 0;
 			if (log_reopen(api->conf.log_file) == -1)

@@ -73,6 +73,8 @@ req_clear(struct req *r)
 	free(r->body);
 	for (i = 0; i < r->nhdr; i++)
 		free(r->hdr[i]);
+	free(r->cap_headers);
+	free(r->cap_body);
 	log_set_reqid(NULL);
 	memset(r, 0, sizeof(*r));
 }
@@ -250,6 +252,8 @@ req_read_body(struct req *r, struct problem *pb)
 	int64_t		 len = 0, limit = r->api->conf.api_body_limit;
 	int		 n;
 
+	if (r->body != NULL)
+		return 0;	/* read already (Idempotency-Key hashing) */
 	if (cl == NULL || *cl == '\0')
 		return req_read_unsized(r, limit, pb);
 	if (parse_int64(cl, 0, INT64_MAX, &len) == -1) {
@@ -360,6 +364,32 @@ head_add(char *head, size_t hsz, size_t *off, const char *fmt, ...)
 	*off += (size_t)n;
 }
 
+/* Keep the headers that matter to a replay, and the body. */
+static void
+resp_capture(struct req *r, const char *ctype, const char *body, size_t len)
+{
+	size_t	 i, n;
+	char	*h = xasprintf("Content-Type: %s\n", ctype != NULL ? ctype :
+		    "application/octet-stream"), *t;
+
+	for (i = 0; i < r->nhdr; i++) {
+		n = strcspn(r->hdr[i], ":");
+		if ((n == 8 && strncasecmp(r->hdr[i], "Location", 8) == 0) ||
+		    (n == 4 && strncasecmp(r->hdr[i], "ETag", 4) == 0)) {
+			t = xasprintf("%s%s\n", h, r->hdr[i]);
+			free(h);
+			h = t;
+		}
+	}
+	free(r->cap_headers);
+	free(r->cap_body);
+	r->cap_headers = h;
+	r->cap_body = xmalloc(len + 1);
+	memcpy(r->cap_body, body, len);
+	r->cap_body[len] = '\0';
+	r->cap_len = len;
+}
+
 /*
  * Write status line, our headers and the body.  The head is formatted
  * with vsnprintf, not FCGX_FPrintF, whose own printf lacks size_t.
@@ -386,6 +416,8 @@ resp_write(struct req *r, int status, const char *ctype, const char *body,
 		head_add(head, sizeof(head), &off, "Content-Length: %zu\r\n",
 		    len);
 	head_add(head, sizeof(head), &off, "\r\n");
+	if (r->capture)
+		resp_capture(r, ctype, body, len);
 	FCGX_PutStr(head, (int)off, r->fr->out);
 	if (!r->head_only && len > 0)
 		FCGX_PutStr(body, (int)len, r->fr->out);

@@ -72,6 +72,8 @@ static const struct conf_key conf_keys[] = {
 	    api_retry_after, "Retry-After seconds sent with 503"),
 	K("api", "max_requests", CONF_INT, 0, 100000000, "0", false,
 	    api_max_requests, "a worker exits after this many requests (0: never)"),
+	K("api", "idempotency_ttl", CONF_INT, 60, 2592000, "86400", false,
+	    api_idem_ttl, "seconds an Idempotency-Key and its response are kept"),
 	K("api", "openapi_file", CONF_STR, 1, 1024, PKGDATADIR "/openapi.json",
 	    false, api_openapi_file, "the OpenAPI document served at /openapi.json"),
 	K("api", "explorer_file", CONF_STR, 1, 1024,

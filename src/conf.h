@@ -40,6 +40,7 @@ struct conf {
 	int64_t	 api_page_default;
 	int64_t	 api_retry_after;
 	int64_t	 api_max_requests;
+	int64_t	 api_idem_ttl;
 	char	*api_openapi_file;
 	char	*api_explorer_file;
 

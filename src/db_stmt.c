@@ -234,6 +234,22 @@ static const struct {
 	[STMT_REL_IDS_OF_PARTY] = { "rel_ids_of_party",
 	    "SELECT relationship_id FROM relationship WHERE from_party_id = ? "
 	    "OR to_party_id = ? ORDER BY relationship_id FOR UPDATE" },
+	/* principal, key, hash, ttl seconds */
+	[STMT_IDEM_INSERT] = { "idem_insert",
+	    "INSERT INTO idempotency_key (principal, idem_key, request_hash, "
+	    "created_at, expires_at) VALUES (?, ?, ?, " NOW ", " NOW
+	    " + INTERVAL ? SECOND)" },
+	[STMT_IDEM_GET] = { "idem_get",
+	    "SELECT request_hash, status, headers, body, expires_at < " NOW
+	    ", TIMESTAMPDIFF(SECOND, created_at, " NOW ") FROM idempotency_key "
+	    "WHERE principal = ? AND idem_key = ?" },
+	[STMT_IDEM_DONE] = { "idem_done",
+	    "UPDATE idempotency_key SET status = ?, headers = ?, body = ? "
+	    "WHERE principal = ? AND idem_key = ?" },
+	[STMT_IDEM_DELETE] = { "idem_delete",
+	    "DELETE FROM idempotency_key WHERE principal = ? AND idem_key = ?" },
+	[STMT_IDEM_PURGE] = { "idem_purge",
+	    "DELETE FROM idempotency_key WHERE expires_at < " NOW " LIMIT ?" },
 	[STMT_MIG_LIST] = { "mig_list",
 	    "SELECT version, name, checksum FROM schema_migration "
 	    "ORDER BY version" },
