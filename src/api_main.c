@@ -133,6 +133,12 @@ dispatch_check(struct req *r)
 		problem_clear(&pb);
 		return -1;
 	}
+	if (r->nq > 0 && !route_takes_query(r->m.route) &&
+	    req_query(r, "access_token") == NULL) {
+		resp_error(r, RLX_BADREQ, "This resource takes no query "
+		    "parameters.");
+		return -1;
+	}
 	return api_authorize(r, route_scope(r->m.route, r->method));
 }
 

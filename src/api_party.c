@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth_jwt.h"
 #include "cursor.h"
 #include "jsonx.h"
 #include "log.h"
@@ -32,6 +33,7 @@ struct pctx {
 	struct party	 out;		/* the stored result */
 	bool		 found;
 	bool		 changed;
+	bool		 erase;		/* DELETE ?erase=true */
 };
 
 static const char *const json_types[] = { "application/json", NULL };
@@ -302,6 +304,26 @@ out:
 	return rc;
 }
 
+/*
+ * GDPR erasure, beside the delete: strip the person from every outbox
+ * payload still held (published or not) and leave an audit row that
+ * holds no personal data.
+ */
+static enum db_rc
+erase_traces(struct req *r, const struct uuid *id, const char *idtext)
+{
+	struct db_arg	 redact[] = { db_str(idtext), DB_BIN(id->b, 16) };
+	struct db_arg	 audit[] = { DB_BIN(id->b, 16), db_str(r->sub),
+	    db_str(r->id) };
+	enum db_rc	 rc;
+
+	if ((rc = db_exec(r->api->db, STMT_OUTBOX_REDACT, redact, 2, NULL,
+	    NULL)) != DB_OK)
+		return rc;
+	log_info("erasing party %s", idtext);
+	return db_exec(r->api->db, STMT_ERASURE_AUDIT, audit, 3, NULL, NULL);
+}
+
 static enum db_rc
 txn_delete(struct req *r, void *arg, struct problem *pb)
 {
@@ -317,11 +339,15 @@ txn_delete(struct req *r, void *arg, struct problem *pb)
 	if ((rc = api_relship_delete_of_party(r, &prev.id)) != DB_OK ||
 	    (rc = db_party_delete(r->api->db, &prev)) != DB_OK)
 		goto out;
-	data = json_object_new_object();
 	uuid_fmt(&prev.id, id);
+	if (c->erase && (rc = erase_traces(r, &prev.id, id)) != DB_OK)
+		goto out;
+	data = json_object_new_object();
 	jsonx_add_str(data, "party_id", id);
 	jsonx_add_str(data, "party_type", party_type_name(prev.type));
 	jsonx_add_int(data, "version", prev.version + 1);
+	if (c->erase)
+		jsonx_add_bool(data, "erased", true);
 	rc = outbox_add(r->api->db, EV_DELETED, party_type_name(prev.type),
 	    &prev.id, prev.version + 1, data, api_traceparent(r));
 	json_object_put(data);
@@ -413,6 +439,43 @@ not_modified(struct req *r, long long v)
 	return strcmp(inm, "*") == 0 || strstr(inm, tag) != NULL;
 }
 
+/*
+ * Item routes take no query parameters, except DELETE /persons/{id}
+ * ?erase=true (GDPR erasure), which needs the admin role.  -1 when
+ * answered.
+ */
+static int
+item_query(struct req *r, struct pctx *c)
+{
+	static const char *const none[] = { NULL };
+	static const char *const erase[] = { "erase", NULL };
+	struct problem	 pb;
+	const char	*v;
+	bool		 may_erase = r->method == M_DELETE &&
+			    r->m.route == R_PERSON;
+
+	problem_init(&pb);
+	if (req_check_query(r, may_erase ? erase : none, &pb) == -1) {
+		resp_problem(r, &pb);
+		problem_clear(&pb);
+		return -1;
+	}
+	if ((v = req_query(r, "erase")) == NULL || strcmp(v, "false") == 0)
+		return 0;
+	if (strcmp(v, "true") != 0) {
+		resp_error(r, RLX_BADREQ, "erase is true or false.");
+		return -1;
+	}
+	if (!(r->roles & ROLE_ADMIN)) {
+		resp_header(r, "WWW-Authenticate: Bearer realm=\"rolodex\", "
+		    "error=\"insufficient_scope\", scope=\"admin\"");
+		resp_error(r, RLX_FORBIDDEN, "Erasure needs the admin role.");
+		return -1;
+	}
+	c->erase = true;
+	return 0;
+}
+
 void
 h_party_item(struct req *r)
 {
@@ -424,7 +487,7 @@ h_party_item(struct req *r)
 	memset(&c, 0, sizeof(c));
 	problem_init(&pb);
 	c.typed = route_party_type(r->m.route, &c.type);
-	if (api_party_param(r, &c.id) == -1)
+	if (api_party_param(r, &c.id) == -1 || item_query(r, &c) == -1)
 		return;
 	switch (r->method) {
 	case M_GET:

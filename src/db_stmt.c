@@ -234,6 +234,14 @@ static const struct {
 	[STMT_REL_IDS_OF_PARTY] = { "rel_ids_of_party",
 	    "SELECT relationship_id FROM relationship WHERE from_party_id = ? "
 	    "OR to_party_id = ? ORDER BY relationship_id FOR UPDATE" },
+	/* party id text, aggregate id: keep the envelope, drop the person */
+	[STMT_OUTBOX_REDACT] = { "outbox_redact",
+	    "UPDATE outbox SET payload = CONCAT('{\"party_id\":\"', ?, "
+	    "'\",\"party_type\":\"person\",\"version\":', "
+	    "aggregate_version, ',\"erased\":true}') WHERE aggregate_id = ?" },
+	[STMT_ERASURE_AUDIT] = { "erasure_audit",
+	    "INSERT INTO erasure_audit (party_id, erased_by, request_id, "
+	    "erased_at) VALUES (?, ?, ?, " NOW ")" },
 	/* principal, key, hash, ttl seconds */
 	[STMT_IDEM_INSERT] = { "idem_insert",
 	    "INSERT INTO idempotency_key (principal, idem_key, request_hash, "

@@ -204,6 +204,23 @@ route_scope(enum route r, int method)
 	}
 }
 
+int
+route_takes_query(enum route r)
+{
+	switch (r) {
+	case R_PERSONS:
+	case R_PERSON:
+	case R_ORGS:
+	case R_ORG:
+	case R_PARTIES:
+	case R_PARTY:
+	case R_PARTY_RELS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 const char *
 route_pattern(enum route r)
 {

@@ -60,6 +60,8 @@ int		 route_methods(enum route);
 void		 route_allow(enum route, char *dst, size_t dsz);
 /* Role needed for method on route. */
 enum scope	 route_scope(enum route, int method);
+/* Whether the route's handler reads query parameters (others refuse). */
+int		 route_takes_query(enum route);
 /* The route's pattern, e.g. "/persons/{party_id}" (for logs, metrics). */
 const char	*route_pattern(enum route);
 
