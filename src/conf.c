@@ -110,6 +110,113 @@ static const struct conf_key conf_keys[] = {
 	K("events", "source", CONF_STR, 1, 255, "rolodex", false, ev_source,
 	    "CloudEvents source of every event"),
 
+	K("redis", "host", CONF_STR, 1, 255, "127.0.0.1", false, redis_host,
+	    "Redis host"),
+	K("redis", "port", CONF_INT, 1, 65535, "6379", false, redis_port,
+	    "Redis port"),
+	K("redis", "password", CONF_STR, 0, 1024, "", true, redis_password,
+	    "Redis AUTH password"),
+	K("redis", "timeout_ms", CONF_INT, 100, 60000, "2000", false,
+	    redis_timeout_ms, "connect and command timeout"),
+	K("redis", "stream", CONF_STR, 1, 200, "rolodex:events", false,
+	    redis_stream, "the event stream (with partitions > 1: prefix of "
+	    "<stream>:<n>)"),
+	K("redis", "feedback_stream", CONF_STR, 1, 200, "rolodex:feedback",
+	    false, redis_feedback_stream, "where adapters post the ids the "
+	    "external systems assigned"),
+	K("redis", "partitions", CONF_INT, 1, 64, "1", false, redis_partitions,
+	    "1: the single stream of the contract; N: N streams by party"),
+
+	K("relay", "batch", CONF_INT, 1, 10000, "1000", false, relay_batch,
+	    "outbox rows published per round trip"),
+	K("relay", "idle_ms", CONF_INT, 10, 60000, "1000", false,
+	    relay_idle_ms, "longest wait between polls when idle"),
+	K("relay", "retention", CONF_INT, 0, 31536000, "86400", false,
+	    relay_retention, "seconds published rows are kept (for replay "
+	    "after Redis loses data)"),
+	K("relay", "trim", CONF_STR, 4, 6, "maxlen", false, relay_trim,
+	    "stream trimming: none, maxlen (approximate) or minid"),
+	K("relay", "trim_maxlen", CONF_INT, 1000, 1000000000, "1000000", false,
+	    relay_trim_maxlen, "approximate stream length kept with maxlen"),
+	K("relay", "trim_minid_age", CONF_INT, 60, 31536000, "604800", false,
+	    relay_trim_minid_age, "seconds of entries kept with minid"),
+	K("relay", "dedupe_ttl", CONF_INT, 60, 31536000, "86400", false,
+	    relay_dedupe_ttl, "seconds a published event id is remembered in "
+	    "Redis to drop re-publications"),
+
+	K("adapter", "batch", CONF_INT, 1, 200, "100", false, adapter_batch,
+	    "stream entries read per XREADGROUP"),
+	K("adapter", "block_ms", CONF_INT, 10, 60000, "2000", false,
+	    adapter_block_ms, "XREADGROUP BLOCK time"),
+	K("adapter", "max_deliveries", CONF_INT, 1, 1000, "5", false,
+	    adapter_max_deliveries, "deliveries before a rejected entry goes "
+	    "to the dead-letter stream"),
+	K("adapter", "claim_idle_ms", CONF_INT, 1000, 86400000, "60000", false,
+	    adapter_claim_idle_ms, "idle time after which another instance "
+	    "claims a pending entry"),
+	K("adapter", "backoff_base_ms", CONF_INT, 1, 60000, "500", false,
+	    adapter_backoff_base_ms, "first retry delay (doubled each time, "
+	    "with jitter)"),
+	K("adapter", "backoff_max_ms", CONF_INT, 10, 3600000, "60000", false,
+	    adapter_backoff_max_ms, "longest retry delay"),
+	K("adapter", "dlq_prefix", CONF_STR, 1, 200, "rolodex:dlq:", false,
+	    adapter_dlq_prefix, "dead-letter streams are <prefix><adapter>"),
+	K("adapter", "start_id", CONF_STR, 1, 64, "0", false, adapter_start_id,
+	    "where a new consumer group starts (0: the whole stream, $: new)"),
+	K("adapter", "http_timeout_ms", CONF_INT, 100, 300000, "30000", false,
+	    adapter_http_timeout_ms, "timeout of one call to an external API"),
+	K("adapter", "max_response", CONF_INT, 1024, 104857600, "8388608",
+	    false, adapter_max_response, "largest response body accepted"),
+	K("adapter", "allow_http", CONF_BOOL, 0, 1, "no", false,
+	    adapter_allow_http, "allow plain http URLs (sandboxes only)"),
+
+	K("salesforce", "auth_flow", CONF_STR, 3, 18, "client_credentials",
+	    false, sf_auth_flow, "client_credentials or jwt_bearer"),
+	K("salesforce", "login_url", CONF_STR, 8, 1024,
+	    "https://login.salesforce.com", false, sf_login_url,
+	    "token endpoint base (My Domain URL for client credentials)"),
+	K("salesforce", "instance_url", CONF_STR, 0, 1024, "", false,
+	    sf_instance_url, "REST base; empty = instance_url of the token"),
+	K("salesforce", "api_version", CONF_STR, 4, 10, "v60.0", false,
+	    sf_api_version, "REST API version"),
+	K("salesforce", "client_id", CONF_STR, 0, 1024, "", false,
+	    sf_client_id, "connected app consumer key"),
+	K("salesforce", "client_secret", CONF_STR, 0, 1024, "", true,
+	    sf_client_secret, "connected app consumer secret"),
+	K("salesforce", "username", CONF_STR, 0, 255, "", false, sf_username,
+	    "jwt_bearer: the user the token is for"),
+	K("salesforce", "jwt_key", CONF_STR, 0, 16384, "", true, sf_jwt_key,
+	    "jwt_bearer: RS256 private key PEM"),
+	K("salesforce", "jwt_audience", CONF_STR, 0, 1024,
+	    "https://login.salesforce.com", false, sf_jwt_audience,
+	    "jwt_bearer: aud of the assertion"),
+	K("salesforce", "external_id_field", CONF_STR, 1, 80, "Rolodex_Id__c",
+	    false, sf_external_id_field, "external-ID field on Contact and "
+	    "Account"),
+
+	K("d365", "token_url", CONF_STR, 8, 1024,
+	    "https://login.microsoftonline.com/common/oauth2/v2.0/token", false,
+	    d365_token_url, "Microsoft identity platform token endpoint "
+	    "(/{tenant}/oauth2/v2.0/token)"),
+	K("d365", "client_id", CONF_STR, 0, 1024, "", false, d365_client_id,
+	    "application (client) id"),
+	K("d365", "client_secret", CONF_STR, 0, 1024, "", true,
+	    d365_client_secret, "client secret"),
+	K("d365", "url", CONF_STR, 0, 1024, "", false, d365_url,
+	    "Dataverse environment URL, e.g. https://org.crm.dynamics.com"),
+	K("d365", "scope", CONF_STR, 0, 1024, "", false, d365_scope,
+	    "token scope; empty = <url>/.default"),
+	K("d365", "api_version", CONF_STR, 3, 10, "v9.2", false,
+	    d365_api_version, "Web API version"),
+	K("d365", "contact_set", CONF_STR, 1, 100, "contacts", false,
+	    d365_contact_set, "entity set of persons"),
+	K("d365", "account_set", CONF_STR, 1, 100, "accounts", false,
+	    d365_account_set, "entity set of organisations"),
+	K("d365", "alternate_key", CONF_STR, 1, 100, "new_rolodexid", false,
+	    d365_alternate_key, "alternate key column holding the party id"),
+	K("d365", "use_batch", CONF_BOOL, 0, 1, "yes", false, d365_use_batch,
+	    "send several changes in one $batch request"),
+
 	K("log", "file", CONF_STR, 0, 1024, "", false, log_file,
 	    "log file; empty = standard error"),
 	K("log", "verbose", CONF_BOOL, 0, 1, "no", false, log_verbose,
@@ -435,6 +542,18 @@ conf_check(const struct conf *c, char *err, size_t errsz)
 	if (strcmp(a, "HS256") != 0 && *c->auth_signing_key == '\0') {
 		conf_err(err, errsz, "[auth] signing_alg %s needs signing_key_file",
 		    a);
+		return -1;
+	}
+	if (strcmp(c->relay_trim, "none") != 0 &&
+	    strcmp(c->relay_trim, "maxlen") != 0 &&
+	    strcmp(c->relay_trim, "minid") != 0) {
+		conf_err(err, errsz, "[relay] trim: none, maxlen or minid");
+		return -1;
+	}
+	if (strcmp(c->sf_auth_flow, "client_credentials") != 0 &&
+	    strcmp(c->sf_auth_flow, "jwt_bearer") != 0) {
+		conf_err(err, errsz, "[salesforce] auth_flow: "
+		    "client_credentials or jwt_bearer");
 		return -1;
 	}
 	if (*c->auth_hs256_secret != '\0' && strlen(c->auth_hs256_secret) < 32) {

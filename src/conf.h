@@ -62,6 +62,61 @@ struct conf {
 	/* [events] */
 	char	*ev_source;
 
+	/* [redis] */
+	char	*redis_host;
+	int64_t	 redis_port;
+	char	*redis_password;	/* secret */
+	int64_t	 redis_timeout_ms;
+	char	*redis_stream;
+	char	*redis_feedback_stream;
+	int64_t	 redis_partitions;
+
+	/* [relay] */
+	int64_t	 relay_batch;
+	int64_t	 relay_idle_ms;
+	int64_t	 relay_retention;
+	char	*relay_trim;
+	int64_t	 relay_trim_maxlen;
+	int64_t	 relay_trim_minid_age;
+	int64_t	 relay_dedupe_ttl;
+
+	/* [adapter]: shared by both adapters */
+	int64_t	 adapter_batch;
+	int64_t	 adapter_block_ms;
+	int64_t	 adapter_max_deliveries;
+	int64_t	 adapter_claim_idle_ms;
+	int64_t	 adapter_backoff_base_ms;
+	int64_t	 adapter_backoff_max_ms;
+	char	*adapter_dlq_prefix;
+	char	*adapter_start_id;
+	int64_t	 adapter_http_timeout_ms;
+	int64_t	 adapter_max_response;
+	bool	 adapter_allow_http;
+
+	/* [salesforce] */
+	char	*sf_auth_flow;
+	char	*sf_login_url;
+	char	*sf_instance_url;
+	char	*sf_api_version;
+	char	*sf_client_id;
+	char	*sf_client_secret;	/* secret */
+	char	*sf_username;
+	char	*sf_jwt_key;		/* secret (PEM) */
+	char	*sf_jwt_audience;
+	char	*sf_external_id_field;
+
+	/* [d365] */
+	char	*d365_token_url;
+	char	*d365_client_id;
+	char	*d365_client_secret;	/* secret */
+	char	*d365_url;
+	char	*d365_scope;
+	char	*d365_api_version;
+	char	*d365_contact_set;
+	char	*d365_account_set;
+	char	*d365_alternate_key;
+	bool	 d365_use_batch;
+
 	/* [log] */
 	char	*log_file;
 	bool	 log_verbose;
