@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "db.h"
 #include "problem.h"
+#include "query.h"
 #include "route.h"
 
 #define REQ_MAX_QUERY		4096
@@ -45,11 +46,6 @@ struct api {
 	const char		*failpoint;	/* ROLODEX_FAILPOINT */
 };
 
-struct qparam {
-	char	*key;
-	char	*val;
-};
-
 struct req {
 	struct api		*api;		/* borrowed */
 	FCGX_Request		*fr;		/* borrowed */
@@ -67,6 +63,10 @@ struct req {
 	char			*hdr[REQ_MAX_HEADERS_OUT];
 	size_t			 nhdr;
 	bool			 head_only;
+	bool			 commit_unknown; /* COMMIT sent, no answer */
+	/* Idempotency-Key: reserved inside the write's transaction. */
+	const char		*idem_key;	/* borrowed header, or NULL */
+	unsigned char		 idem_hash[32];
 	/* A copy of the response, kept for Idempotency-Key replays. */
 	bool			 capture;
 	char			*cap_headers;	/* "Name: value\n"... */
@@ -83,11 +83,6 @@ const char	*req_header(const struct req *, const char *cgi_name);
 const char	*req_query(const struct req *, const char *key);
 /* Parse QUERY_STRING; -1 with pb set (400) if malformed or repeated. */
 int		 req_parse_query(struct req *, struct problem *);
-/* Decode one form-encoded component; new string, NULL if malformed. */
-char		*form_decode(const char *, size_t);
-/* Split a form-encoded string into q (owned strings); -1 with why. */
-int		 form_parse(const char *, struct qparam *q, size_t *nq,
-		    size_t max, const char **why);
 /* Refuse query parameters outside allowed (NULL-terminated list). */
 int		 req_check_query(const struct req *, const char *const *allowed,
 		    struct problem *);
@@ -133,12 +128,18 @@ void		 h_extid(struct req *);
 /* api_idem.c: Idempotency-Key on POST */
 
 /*
- * Before the handler: reserve the key, or answer (replay, 409, 422, 400).
- * Returns 1 when the handler should run (then call idem_finish after
- * it), 0 when the request was answered or carries no key.
+ * Before the handler: check the key; answer a replay, 409, 422 or 400
+ * (returns 0), or let the handler run (returns 1; r->idem_key is set
+ * when the key must be reserved by the write's transaction).
  */
-int		 idem_begin(struct req *, bool *active);
-/* After the handler: keep a 2xx response for replays, else free the key. */
+int		 idem_begin(struct req *);
+/*
+ * Inside the write's transaction: reserve r's key.  DB_OK when reserved
+ * (or no key); DB_DUP when another request holds it (then the answer to
+ * this request was written here).
+ */
+enum db_rc	 idem_reserve(struct req *);
+/* After the handler: keep a 2xx response for replays. */
 void		 idem_finish(struct req *);
 /* Remove expired keys now and then (no cron). */
 void		 idem_purge_maybe(struct api *);

@@ -176,11 +176,6 @@ api_authorize(struct req *r, enum scope need)
 
 	if (need == SCOPE_NONE)
 		return 0;
-	if (req_query(r, "access_token") != NULL) {
-		challenge(r, RLX_BADREQ, "invalid_request", NULL,
-		    "Send the token in the Authorization header only.");
-		return -1;
-	}
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
 		challenge(r, RLX_UNAUTH, NULL, NULL, "This route needs a "
 		    "bearer token.");

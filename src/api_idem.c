@@ -1,19 +1,21 @@
 /*
  * Rolodex - Idempotency-Key on POST.
  *
- * The key is reserved before the handler runs, in its own committed
- * statement: a row (principal, key, hash of the request) with no status.
- * A second request with the same key finds the row: with another request
- * hash it is refused (422); while the first is still running it waits a
- * bounded time for the stored response; once the first answered 2xx,
- * that response (status, Location, ETag, body) is replayed.  Only 2xx
- * responses are kept: after a 4xx or 5xx the key is released so the
- * client can retry.  Keys live for [api] idempotency_ttl and every worker
- * purges expired ones now and then, so no cron job is needed.
+ * The key is reserved by a row (principal, key, hash of the request)
+ * inserted inside the write's own transaction, so the reservation
+ * commits or rolls back with the write: a request that fails or whose
+ * worker dies before COMMIT leaves no trace, and a retry runs afresh.
+ * A concurrent request with the same key blocks on that row's lock until
+ * the first commits, then finds it.  After the commit, the 2xx answer
+ * (status, Location, ETag, body) is stored in the row and replayed to
+ * later requests with the same key and request hash; another request
+ * under the same key is refused (422).  Keys live for [api]
+ * idempotency_ttl and every worker purges expired ones now and then, so
+ * no cron job is needed.
  *
- * The one window left open: a worker that dies after its write commits
- * and before the response is stored leaves the key reserved; retries get
- * 409 until it expires, never a second write.
+ * The one unknown outcome: a worker that dies between its COMMIT and
+ * storing the answer leaves a committed reservation without an answer.
+ * Retries then get 409 until the key expires, never a second write.
  */
 #include "config.h"
 
@@ -98,12 +100,12 @@ idem_replay(struct req *r, const struct db_rows *row)
 }
 
 /*
- * Look at the row another request reserved.  Returns 1 to retry the
- * reservation (the old row expired and was removed), 0 when answered.
+ * Answer from the committed row of another request with this key.
+ * Returns 1 when there is no (live) row, so this request may go on,
+ * or 0 when it was answered (replay, 422 or 409).
  */
 static int
-idem_existing(struct req *r, const struct db_arg *who,
-    const unsigned char hash[32])
+idem_existing(struct req *r, const struct db_arg *who)
 {
 	struct db_rows	 row;
 	enum db_rc	 rc;
@@ -117,16 +119,17 @@ idem_existing(struct req *r, const struct db_arg *who,
 		}
 		if (row.nrows == 0) {
 			db_rows_clear(&row);
-			return 1;	/* released meanwhile */
+			return 1;
 		}
 		if (strcmp(db_cell(&row, 0, 4), "1") == 0) {
 			db_rows_clear(&row);
-			db_exec(r->api->db, STMT_IDEM_DELETE, who, 2, NULL,
-			    NULL);
+			if (db_exec(r->api->db, STMT_IDEM_DELETE, who, 2, NULL,
+			    NULL) != DB_OK)
+				log_warnx("idempotency: expired key not freed");
 			return 1;
 		}
 		if (db_cell_len(&row, 0, 0) != 32 ||
-		    memcmp(db_cell(&row, 0, 0), hash, 32) != 0) {
+		    memcmp(db_cell(&row, 0, 0), r->idem_hash, 32) != 0) {
 			db_rows_clear(&row);
 			resp_error(r, RLX_EINVAL, "This Idempotency-Key was "
 			    "used with a different request.");
@@ -138,10 +141,12 @@ idem_existing(struct req *r, const struct db_arg *who,
 			return 0;
 		}
 		db_rows_clear(&row);
+		/* Committed, answer not stored yet (or its worker died). */
 		if (time_mono_ms() >= deadline) {
 			resp_header(r, "Retry-After: 1");
 			resp_error(r, RLX_CONFLICT, "A request with this "
-			    "Idempotency-Key is still in progress.");
+			    "Idempotency-Key was processed but its answer is "
+			    "not available.");
 			return 0;
 		}
 		sleep_ms(IDEM_POLL_MS, NULL);
@@ -149,15 +154,11 @@ idem_existing(struct req *r, const struct db_arg *who,
 }
 
 int
-idem_begin(struct req *r, bool *active)
+idem_begin(struct req *r)
 {
 	const char	*key = req_header(r, "HTTP_IDEMPOTENCY_KEY");
-	unsigned char	 hash[32];
 	struct problem	 pb;
-	enum db_rc	 rc;
-	int		 tries;
 
-	*active = false;
 	if (key == NULL || !idem_applies(r))
 		return 1;
 	if (!idem_key_valid(key)) {
@@ -171,51 +172,48 @@ idem_begin(struct req *r, bool *active)
 		problem_clear(&pb);
 		return 0;
 	}
-	idem_hash(r, hash);
-	struct db_arg	 args[] = { db_str(r->sub), db_str(key),
-	    DB_BIN(hash, 32), DB_INT(r->api->conf.api_idem_ttl) };
-	for (tries = 0; tries < 3; tries++) {
-		rc = db_exec(r->api->db, STMT_IDEM_INSERT, args, 4, NULL, NULL);
-		if (rc == DB_DOWN)
-			rc = db_exec(r->api->db, STMT_IDEM_INSERT, args, 4,
-			    NULL, NULL);
-		if (rc == DB_OK) {
-			*active = true;
-			r->capture = true;
-			return 1;
-		}
-		if (rc != DB_DUP) {
-			api_db_error(r, rc);
-			return 0;
-		}
-		if (idem_existing(r, args, hash) == 0)
-			return 0;
+	idem_hash(r, r->idem_hash);
+	struct db_arg	 who[] = { db_str(r->sub), db_str(key) };
+	if (idem_existing(r, who) == 0)
+		return 0;
+	r->idem_key = key;
+	r->capture = true;
+	return 1;
+}
+
+enum db_rc
+idem_reserve(struct req *r)
+{
+	enum db_rc	 rc;
+
+	if (r->idem_key == NULL)
+		return DB_OK;
+	struct db_arg	 args[] = { db_str(r->sub), db_str(r->idem_key),
+	    DB_BIN(r->idem_hash, 32), DB_INT(r->api->conf.api_idem_ttl) };
+	/* Blocks while another transaction holds the same key. */
+	rc = db_exec(r->api->db, STMT_IDEM_INSERT, args, 4, NULL, NULL);
+	if (rc != DB_DUP)
+		return rc;
+	/* The other request committed first: answer from its row. */
+	db_rollback(r->api->db);
+	if (idem_existing(r, args) == 1) {
+		resp_header(r, "Retry-After: 1");
+		resp_error(r, RLX_CONFLICT, "This Idempotency-Key is "
+		    "contended; retry.");
 	}
-	resp_header(r, "Retry-After: 1");
-	resp_error(r, RLX_CONFLICT, "This Idempotency-Key is contended; "
-	    "retry.");
-	return 0;
+	return DB_DUP;
 }
 
 void
 idem_finish(struct req *r)
 {
-	const char	*key = req_header(r, "HTTP_IDEMPOTENCY_KEY");
-	struct db_arg	 who[] = { db_str(r->sub), db_str(key) };
-
-	if (r->status >= 200 && r->status < 300 && r->cap_headers != NULL) {
-		struct db_arg	 done[] = { DB_INT(r->status),
-		    db_str(r->cap_headers), db_str(r->cap_body),
-		    db_str(r->sub), db_str(key) };
-
-		if (db_exec(r->api->db, STMT_IDEM_DONE, done, 5, NULL, NULL) !=
-		    DB_OK)
-			log_warnx("idempotency: response not stored; the key "
-			    "stays reserved until it expires");
-		return;
-	}
-	if (db_exec(r->api->db, STMT_IDEM_DELETE, who, 2, NULL, NULL) != DB_OK)
-		log_warnx("idempotency: key not released");
+	if (r->status < 200 || r->status >= 300 || r->cap_headers == NULL)
+		return;	/* nothing committed, or nothing to keep */
+	struct db_arg	 done[] = { DB_INT(r->status), db_str(r->cap_headers),
+	    db_str(r->cap_body), db_str(r->sub), db_str(r->idem_key) };
+	if (db_exec(r->api->db, STMT_IDEM_DONE, done, 5, NULL, NULL) != DB_OK)
+		log_warnx("idempotency: answer not stored; retries with this "
+		    "key get 409 until it expires");
 }
 
 void

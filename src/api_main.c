@@ -43,7 +43,13 @@ api_txn(struct req *r, txn_fn fn, void *arg, struct problem *pb)
 		if ((rc = db_ensure(db)) != DB_OK)
 			return rc;
 		if ((rc = db_begin(db)) == DB_OK &&
-		    (rc = fn(r, arg, pb)) == DB_OK) {
+		    (rc = idem_reserve(r)) == DB_DUP) {
+			/* Another request holds the key; it was answered. */
+			db_rollback(db);
+			problem_set(pb, RLX_CONFLICT, NULL);
+			return DB_OK;
+		}
+		if (rc == DB_OK && (rc = fn(r, arg, pb)) == DB_OK) {
 			if (pb->err != RLX_OK) {
 				db_rollback(db);
 				return DB_OK;
@@ -61,6 +67,11 @@ api_txn(struct req *r, txn_fn fn, void *arg, struct problem *pb)
 		}
 		if (rc != DB_DOWN)
 			db_rollback(db);
+		if (rc == DB_DOWN && db_commit_sent(db)) {
+			/* It may have committed: never run it again. */
+			r->commit_unknown = true;
+			break;
+		}
 		/* A dead connection found before COMMIT: nothing happened. */
 		if (rc == DB_DOWN && attempt == 0 && !db_commit_sent(db))
 			continue;
@@ -133,8 +144,15 @@ dispatch_check(struct req *r)
 		problem_clear(&pb);
 		return -1;
 	}
-	if (r->nq > 0 && !route_takes_query(r->m.route) &&
-	    req_query(r, "access_token") == NULL) {
+	if (req_query(r, "access_token") != NULL) {
+		/* RFC 6750 2.3: we never take tokens from the URL. */
+		resp_header(r, "WWW-Authenticate: Bearer realm=\"rolodex\", "
+		    "error=\"invalid_request\"");
+		resp_error(r, RLX_BADREQ, "Send the token in the Authorization "
+		    "header only.");
+		return -1;
+	}
+	if (r->nq > 0 && !route_takes_query(r->m.route)) {
 		resp_error(r, RLX_BADREQ, "This resource takes no query "
 		    "parameters.");
 		return -1;
@@ -147,19 +165,17 @@ api_serve_one(struct api *api, FCGX_Request *fr)
 {
 	struct req	 r;
 	int64_t		 t0 = time_mono_ms();
-	bool		 idem = false;
 
 	req_init(&r, api, fr);
-	if (dispatch_check(&r) == 0 && idem_begin(&r, &idem) == 1) {
+	if (dispatch_check(&r) == 0 && idem_begin(&r) == 1) {
 		handlers[r.m.route](&r);
-		if (idem)
+		if (r.idem_key != NULL)
 			idem_finish(&r);
 	}
 	if (r.status == 0)
 		resp_error(&r, RLX_INTERNAL, "No response was produced.");
 	log_info("%s %s %d %lldms", method_name(r.method),
-	    r.m.route < R__MAX && r.status != 404 ?
-	    route_pattern(r.m.route) : "-", r.status,
+	    r.m.route < R__MAX ? route_pattern(r.m.route) : "-", r.status,
 	    (long long)(time_mono_ms() - t0));
 	metrics_count(api->metrics, r.m.route, r.status,
 	    (time_mono_ms() - t0) * 1000);

@@ -228,20 +228,28 @@ static enum db_rc
 txn_create(struct req *r, void *arg, struct problem *pb)
 {
 	struct pctx	*c = arg;
+	struct uuid	*others = NULL;
+	size_t		 nothers = 0, i;
 	enum db_rc	 rc;
 
 	party_resolve_addresses(&c->in, NULL);
 	if ((rc = check_linked_addresses(r, NULL, &c->in, pb)) != DB_OK ||
 	    pb->err != RLX_OK)
 		return rc;
-	if ((rc = db_party_insert(r->api->db, &c->in)) != DB_OK)
-		return rc;
-	party_clear(&c->out);
-	if ((rc = db_party_load(r->api->db, &c->in.id, false, &c->out,
-	    &c->found)) != DB_OK)
-		return rc;
-	c->changed = true;
-	return party_event(r, EV_CREATED, &c->out);
+	if ((rc = db_party_insert(r->api->db, &c->in, &others, &nothers)) ==
+	    DB_OK) {
+		party_clear(&c->out);
+		rc = db_party_load(r->api->db, &c->in.id, false, &c->out,
+		    &c->found);
+	}
+	if (rc == DB_OK) {
+		c->changed = true;
+		rc = party_event(r, EV_CREATED, &c->out);
+	}
+	for (i = 0; i < nothers && rc == DB_OK; i++)
+		rc = party_touch(r, &others[i]);
+	free(others);
+	return rc;
 }
 
 /* Load the item for a write, checking type and If-Match. */
@@ -306,8 +314,10 @@ out:
 
 /*
  * GDPR erasure, beside the delete: strip the person from every outbox
- * payload still held (published or not) and leave an audit row that
- * holds no personal data.
+ * payload still held (published or not), drop the notes of the
+ * relationships that involved them and the stored Idempotency-Key
+ * answers that show them, and leave an audit row that holds no personal
+ * data.
  */
 static enum db_rc
 erase_traces(struct req *r, const struct uuid *id, const char *idtext)
@@ -315,9 +325,13 @@ erase_traces(struct req *r, const struct uuid *id, const char *idtext)
 	struct db_arg	 redact[] = { db_str(idtext), DB_BIN(id->b, 16) };
 	struct db_arg	 audit[] = { DB_BIN(id->b, 16), db_str(r->sub),
 	    db_str(r->id) };
+	struct db_arg	 rels[] = { db_str(idtext), db_str(idtext) };
 	enum db_rc	 rc;
 
 	if ((rc = db_exec(r->api->db, STMT_OUTBOX_REDACT, redact, 2, NULL,
+	    NULL)) != DB_OK || (rc = db_exec(r->api->db,
+	    STMT_OUTBOX_REDACT_RELS, rels, 2, NULL, NULL)) != DB_OK ||
+	    (rc = db_exec(r->api->db, STMT_IDEM_REDACT, rels, 1, NULL,
 	    NULL)) != DB_OK)
 		return rc;
 	log_info("erasing party %s", idtext);
@@ -414,11 +428,13 @@ finish(struct req *r, struct pctx *c, enum db_rc rc, struct problem *pb,
 static void
 party_create(struct req *r, struct pctx *c)
 {
+	static const char *const none[] = { NULL };
 	struct problem	 pb;
 	enum db_rc	 rc = DB_OK;
 
 	problem_init(&pb);
-	if (parse_party_body(r, c, &pb) == 0) {
+	if (req_check_query(r, none, &pb) == 0 &&
+	    parse_party_body(r, c, &pb) == 0) {
 		uuid_v7(&c->in.id);
 		rc = api_txn(r, txn_create, c, &pb);
 	}

@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@ req_init(struct req *r, struct api *api, FCGX_Request *fr)
 	memset(r, 0, sizeof(*r));
 	r->api = api;
 	r->fr = fr;
+	r->m.route = R__MAX;	/* until matched: logs and metrics say "-" */
 	m = req_env(r, "REQUEST_METHOD");
 	r->method = method_parse(m != NULL ? m : "");
 	r->head_only = r->method == M_HEAD;
@@ -100,77 +100,6 @@ req_query(const struct req *r, const char *key)
 		if (strcmp(r->q[i].key, key) == 0)
 			return r->q[i].val;
 	return NULL;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-char *
-form_decode(const char *s, size_t len)
-{
-	char	*out = xmalloc(len + 1);
-	size_t	 i, o = 0;
-	int	 hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '+')
-			out[o++] = ' ';
-		else if (s[i] != '%')
-			out[o++] = s[i];
-		else if (i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			free(out);
-			return NULL;
-		}
-	}
-	out[o] = '\0';
-	if (strlen(out) != o || !valid_utf8(out, o)) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
-int
-form_parse(const char *qs, struct qparam *q, size_t *nq, size_t max,
-    const char **why)
-{
-	const char	*p = qs, *amp, *eq;
-	size_t		 len;
-
-	while (*p != '\0') {
-		amp = strchr(p, '&');
-		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (len > 0) {
-			if (*nq == max) {
-				*why = "too many parameters";
-				return -1;
-			}
-			eq = memchr(p, '=', len);
-			q[*nq].key = form_decode(p, eq != NULL ?
-			    (size_t)(eq - p) : len);
-			q[*nq].val = eq != NULL ? form_decode(eq + 1,
-			    len - (size_t)(eq - p) - 1) : xstrdup("");
-			(*nq)++;
-			if (q[*nq - 1].key == NULL || q[*nq - 1].val == NULL) {
-				*why = "malformed percent-encoding";
-				return -1;
-			}
-		}
-		p += len + (amp != NULL);
-	}
-	return 0;
 }
 
 int
@@ -401,6 +330,9 @@ resp_write(struct req *r, int status, const char *ctype, const char *body,
 	char	 head[8192];
 	size_t	 off = 0, i;
 
+	/* Answered already (an Idempotency-Key replay inside a handler). */
+	if (r->status != 0)
+		return;
 	r->status = status;
 	head_add(head, sizeof(head), &off, "Status: %d %s\r\n", status,
 	    rlx_reason(status));

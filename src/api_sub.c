@@ -110,6 +110,11 @@ sub_apply(struct sctx *c, struct party *next, struct problem *pb)
 		return 0;
 	case SUB_EXT_PUT:
 		c->created = party_extid(next, c->system) == NULL;
+		if (c->created && next->next >= PARTY_MAX_EXTIDS) {
+			problem_set(pb, RLX_EINVAL, "A party has at most %d "
+			    "external identifiers.", PARTY_MAX_EXTIDS);
+			return -1;
+		}
 		party_set_extid(next, c->system, c->identifier);
 		return 0;
 	case SUB_EXT_DEL:
@@ -519,8 +524,13 @@ h_extid(struct req *r)
 	if (api_party_param(r, &c.party_id) == -1)
 		return;
 	if (!valid_system_name(r->m.param[1])) {
-		resp_error(r, RLX_NOTFOUND, "The party has no identifier in "
-		    "this system.");
+		if (r->method == M_PUT)
+			resp_error(r, RLX_EINVAL, "A system name is 1 to 64 of "
+			    "a-z, 0-9, '.', '_', '-', starting with a letter "
+			    "or digit.");
+		else
+			resp_error(r, RLX_NOTFOUND, "The party has no "
+			    "identifier in this system.");
 		return;
 	}
 	snprintf(c.system, sizeof(c.system), "%s", r->m.param[1]);

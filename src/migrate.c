@@ -123,7 +123,8 @@ mfiles_read(const char *dir, struct mfile **out, size_t *np)
 		free(buf);
 	}
 	closedir(d);
-	qsort(f, n, sizeof(*f), mfile_cmp);
+	if (n > 0)	/* f is NULL then: qsort(NULL, 0) is undefined */
+		qsort(f, n, sizeof(*f), mfile_cmp);
 	*out = f;
 	*np = n;
 	return 0;

@@ -149,7 +149,9 @@ enum db_rc	 db_party_load(struct db *, const struct uuid *, bool lock,
 /* A page of parties (with addresses and identifiers) matching f. */
 enum db_rc	 db_party_list(struct db *, const struct party_filter *f,
 		    struct party **out, size_t *n);
-enum db_rc	 db_party_insert(struct db *, const struct party *);
+/* Store a new party; parties sharing an address it changed go to others. */
+enum db_rc	 db_party_insert(struct db *, const struct party *,
+		    struct uuid **others, size_t *nothers);
 /*
  * Store next over prev (same id; addresses resolved).  Bumps the version.
  * Parties sharing an address whose content changed are returned in

@@ -270,20 +270,35 @@ link_write(struct db *db, const struct uuid *party, const struct address *a,
 	}
 }
 
+static bool address_content_differs(const struct address *,
+    const struct address *);
+static enum db_rc address_sharers(struct db *, const struct uuid *,
+    const struct address *, struct uuid **, size_t *);
+
 /*
  * Link address a (which p did not have) to p: an address that already
- * exists (another party's, named by address_id) is updated to the given
- * content, otherwise it is inserted.  *shared tells whether it existed.
+ * exists (another party's, named by address_id) is updated when the
+ * given content differs, otherwise it is inserted.  *changed_shared
+ * tells whether an existing address changed (its other parties must
+ * then be told).
  */
 static enum db_rc
 address_attach(struct db *db, const struct uuid *party,
-    const struct address *a, bool *shared)
+    const struct address *a, bool *changed_shared)
 {
+	struct address	 cur;
 	enum db_rc	 rc;
+	bool		 exists;
 
-	if ((rc = db_address_exists(db, &a->id, shared)) != DB_OK)
+	*changed_shared = false;
+	if ((rc = db_address_get(db, &a->id, &cur, &exists)) != DB_OK)
 		return rc;
-	if ((rc = address_write(db, a, !*shared)) != DB_OK)
+	if (exists) {
+		*changed_shared = address_content_differs(&cur, a);
+		address_clear(&cur);
+	}
+	if ((!exists || *changed_shared) &&
+	    (rc = address_write(db, a, !exists)) != DB_OK)
 		return rc;
 	return link_write(db, party, a, STMT_LINK_INSERT);
 }
@@ -313,7 +328,8 @@ extid_write(struct db *db, const struct uuid *party, const char *system,
 }
 
 enum db_rc
-db_party_insert(struct db *db, const struct party *p)
+db_party_insert(struct db *db, const struct party *p, struct uuid **others,
+    size_t *nothers)
 {
 	struct db_arg	 args[] = {
 		DB_BIN(p->id.b, 16), db_str(party_type_name(p->type)),
@@ -329,8 +345,14 @@ db_party_insert(struct db *db, const struct party *p)
 		return rc;
 	if ((rc = party_write_detail(db, p, true)) != DB_OK)
 		return rc;
-	for (i = 0; i < p->naddr && rc == DB_OK; i++)
+	*others = NULL;
+	*nothers = 0;
+	for (i = 0; i < p->naddr && rc == DB_OK; i++) {
 		rc = address_attach(db, &p->id, &p->addr[i], &shared);
+		if (rc == DB_OK && shared)
+			rc = address_sharers(db, &p->id, &p->addr[i], others,
+			    nothers);
+	}
 	for (i = 0; i < p->next && rc == DB_OK; i++)
 		rc = extid_write(db, &p->id, p->ext[i].system,
 		    p->ext[i].identifier);

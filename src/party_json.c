@@ -251,6 +251,17 @@ address_from_json(json_object *o, const char *ptr, struct address *a,
 	return pb->err == before ? 0 : -1;
 }
 
+static bool
+address_id_taken(const struct party *p, const struct uuid *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->naddr; i++)
+		if (p->addr[i].has_id && memcmp(&p->addr[i].id, id, 16) == 0)
+			return true;
+	return false;
+}
+
 static void
 parse_addresses(json_object *arr, struct party *p, struct problem *pb)
 {
@@ -273,6 +284,11 @@ parse_addresses(json_object *arr, struct party *p, struct problem *pb)
 		snprintf(ptr, sizeof(ptr), "/addresses/%zu", i);
 		if (address_from_json(json_object_array_get_idx(arr, i), ptr,
 		    &a, pb) == 0) {
+			if (a.has_id && address_id_taken(p, &a.id)) {
+				snprintf(ptr, sizeof(ptr),
+				    "/addresses/%zu/address_id", i);
+				problem_field(pb, ptr, "appears twice");
+			}
 			primaries += a.is_primary;
 			party_add_address(p, &a);
 		}

@@ -111,6 +111,7 @@ relship_from_json(json_object *o, struct relship *r, struct problem *pb)
 	    "created_at", "updated_at", NULL };
 	enum party_type	 f, t;
 	const char	*s, *const *k;
+	char		 tok[128];
 	bool		 af, at;
 
 	memset(r, 0, sizeof(*r));
@@ -129,8 +130,10 @@ relship_from_json(json_object *o, struct relship *r, struct problem *pb)
 		pb->err = RLX_BADREQ;
 		snprintf(pb->detail, sizeof(pb->detail), "The request body has "
 		    "members this resource does not accept.");
-		problem_field(pb, "", "%.64s %s", key, *k != NULL ?
-		    "is read-only" : "is not a known field");
+		jsonx_pointer_token(tok + 1, sizeof(tok) - 1, key);
+		tok[0] = '/';
+		problem_field(pb, tok, *k != NULL ? "is read-only" :
+		    "is not a known field");
 	}
 	if (get_str(o, "relationship_type", &s) == -1 || s == NULL ||
 	    !relship_type_rule(s, &f, &t, &af, &at))

@@ -149,6 +149,7 @@ route_match(const char *path, struct route_match *m)
 	size_t	 i;
 	int	 rc, bad = 0;
 
+	m->route = R__MAX;
 	for (i = 0; i < R__MAX; i++) {
 		rc = match_one(routes[i].pattern, path, m);
 		if (rc == 0) {
