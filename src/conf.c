@@ -101,7 +101,8 @@ static const struct conf_key conf_keys[] = {
 	K("auth", "jwks_file", CONF_STR, 0, 1024, "", false, auth_jwks_file,
 	    "JWKS file of an external identity provider"),
 	K("auth", "fail_delay_ms", CONF_INT, 0, 10000, "250", false,
-	    auth_fail_delay_ms, "base delay after a failed login, doubled per failure"),
+	    auth_fail_delay_ms, "delay after a failed login, times the recent "
+	    "failures (at most 2 s)"),
 	K("auth", "fail_window", CONF_INT, 1, 86400, "900", false,
 	    auth_fail_window, "seconds over which failed logins are counted"),
 	K("auth", "sandbox", CONF_BOOL, 0, 1, "no", false, auth_sandbox,
@@ -140,9 +141,9 @@ static const struct conf_key conf_keys[] = {
 	    relay_trim_maxlen, "approximate stream length kept with maxlen"),
 	K("relay", "trim_minid_age", CONF_INT, 60, 31536000, "604800", false,
 	    relay_trim_minid_age, "seconds of entries kept with minid"),
-	K("relay", "dedupe_ttl", CONF_INT, 60, 31536000, "86400", false,
-	    relay_dedupe_ttl, "seconds a published event id is remembered in "
-	    "Redis to drop re-publications"),
+	K("relay", "lease", CONF_INT, 2, 3600, "30", false, relay_lease,
+	    "seconds without a heartbeat after which a standby relay takes "
+	    "over from a stalled leader"),
 
 	K("adapter", "batch", CONF_INT, 1, 200, "100", false, adapter_batch,
 	    "stream entries read per XREADGROUP"),
@@ -193,6 +194,20 @@ static const struct conf_key conf_keys[] = {
 	K("salesforce", "external_id_field", CONF_STR, 1, 80, "Rolodex_Id__c",
 	    false, sf_external_id_field, "external-ID field on Contact and "
 	    "Account"),
+	K("salesforce", "contact_fields", CONF_STR, 1, 4096,
+	    "FirstName=first_name,LastName=last_name,Email=email,"
+	    "Phone=phone_primary,MobilePhone=phone_secondary,"
+	    "Birthdate=date_of_birth,Salutation=title,"
+	    "MailingStreet=address.street,MailingCity=address.city,"
+	    "MailingState=address.region,MailingPostalCode=address.postal_code,"
+	    "MailingCountry=address.country", false, sf_contact_fields,
+	    "Contact fields: Field=source,... (docs/adapters.md)"),
+	K("salesforce", "account_fields", CONF_STR, 1, 4096,
+	    "Name=organisation_name,Website=website,Phone=phone_primary,"
+	    "BillingStreet=address.street,BillingCity=address.city,"
+	    "BillingState=address.region,BillingPostalCode=address.postal_code,"
+	    "BillingCountry=address.country", false, sf_account_fields,
+	    "Account fields: Field=source,... (docs/adapters.md)"),
 
 	K("d365", "token_url", CONF_STR, 8, 1024,
 	    "https://login.microsoftonline.com/common/oauth2/v2.0/token", false,
@@ -216,6 +231,23 @@ static const struct conf_key conf_keys[] = {
 	    d365_alternate_key, "alternate key column holding the party id"),
 	K("d365", "use_batch", CONF_BOOL, 0, 1, "yes", false, d365_use_batch,
 	    "send several changes in one $batch request"),
+	K("d365", "contact_fields", CONF_STR, 1, 4096,
+	    "firstname=first_name,lastname=last_name,emailaddress1=email,"
+	    "telephone1=phone_primary,telephone2=phone_secondary,"
+	    "birthdate=date_of_birth,address1_line1=address.line1,"
+	    "address1_line2=address.line2,address1_line3=address.line3,"
+	    "address1_city=address.city,address1_stateorprovince=address.region,"
+	    "address1_postalcode=address.postal_code,"
+	    "address1_country=address.country", false, d365_contact_fields,
+	    "contact columns: column=source,... (docs/adapters.md)"),
+	K("d365", "account_fields", CONF_STR, 1, 4096,
+	    "name=organisation_name,websiteurl=website,telephone1=phone_primary,"
+	    "emailaddress1=email,address1_line1=address.line1,"
+	    "address1_line2=address.line2,address1_line3=address.line3,"
+	    "address1_city=address.city,address1_stateorprovince=address.region,"
+	    "address1_postalcode=address.postal_code,"
+	    "address1_country=address.country", false, d365_account_fields,
+	    "account columns: column=source,... (docs/adapters.md)"),
 
 	K("log", "file", CONF_STR, 0, 1024, "", false, log_file,
 	    "log file; empty = standard error"),
@@ -586,7 +618,7 @@ conf_write_sample(FILE *f)
 	const char	*sect = "";
 	size_t		 i;
 
-	fprintf(f, "# Rolodex configuration (default path: <sysconfdir>/rolodex/"
+	fprintf(f, "# Rolodex configuration (default path: /etc/rolodex/"
 	    "rolodex.conf,\n# or the file named by ROLODEX_CONF or -f).\n"
 	    "# <pkgdatadir> is where make install puts shared data.\n"
 	    "# Every key can be overridden by ROLODEX_<SECTION>_<KEY> in the\n"

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONF_DEFAULT_PATH	SYSCONFDIR "/rolodex/rolodex.conf"
+#define CONF_DEFAULT_PATH	"/etc/rolodex/rolodex.conf"
 
 /* The HS256 secret of sandbox mode; refused when sandbox is off. */
 #define CONF_SANDBOX_SECRET	"rolodex-sandbox-secret-never-use-in-production"
@@ -78,7 +78,7 @@ struct conf {
 	char	*relay_trim;
 	int64_t	 relay_trim_maxlen;
 	int64_t	 relay_trim_minid_age;
-	int64_t	 relay_dedupe_ttl;
+	int64_t	 relay_lease;
 
 	/* [adapter]: shared by both adapters */
 	int64_t	 adapter_batch;
@@ -104,6 +104,8 @@ struct conf {
 	char	*sf_jwt_key;		/* secret (PEM) */
 	char	*sf_jwt_audience;
 	char	*sf_external_id_field;
+	char	*sf_contact_fields;
+	char	*sf_account_fields;
 
 	/* [d365] */
 	char	*d365_token_url;
@@ -116,6 +118,8 @@ struct conf {
 	char	*d365_account_set;
 	char	*d365_alternate_key;
 	bool	 d365_use_batch;
+	char	*d365_contact_fields;
+	char	*d365_account_fields;
 
 	/* [log] */
 	char	*log_file;

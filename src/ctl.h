@@ -22,5 +22,11 @@ int		 ctl_has(int argc, char **argv, const char *name);
 int		 ctl_user(struct ctl *, int argc, char **argv);
 int		 ctl_client(struct ctl *, int argc, char **argv);
 int		 ctl_token(struct ctl *, int argc, char **argv);
+/* ctl_outbox.c: outbox status, resync */
+int		 ctl_outbox(struct ctl *, int argc, char **argv);
+int		 ctl_resync(struct ctl *, int argc, char **argv);
+/* ctl_dlq.c: dead letters and adapter status */
+int		 ctl_dlq(struct ctl *, int argc, char **argv);
+int		 ctl_adapter(struct ctl *, int argc, char **argv);
 
 #endif

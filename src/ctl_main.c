@@ -19,6 +19,8 @@
 #include "migrate.h"
 #include "xalloc.h"
 
+static void	usage(void) __attribute__((noreturn));
+
 static void
 usage(void)
 {
@@ -32,6 +34,9 @@ usage(void)
 	    "  client list | client revoke CLIENT_ID\n"
 	    "  token --sub SUBJECT --role ROLES [--ttl SECONDS]\n"
 	    "  outbox status\n"
+	    "  resync [--parties-only]\n"
+	    "  dlq list|replay|drop ADAPTER [ENTRY-ID...|--all] [--count N]\n"
+	    "  adapter status [ADAPTER]   (ADAPTER: salesforce, d365)\n"
 	    "  config check | config sample\n"
 	    "ROLES is a comma-separated list of reader, writer, admin.\n"
 	    "Passwords are read from --password-file or standard input.\n");
@@ -82,22 +87,6 @@ ctl_migrate(struct ctl *c, int argc, char **argv)
 		return 1;
 	printf("%d migration%s %s\n", n, n == 1 ? "" : "s",
 	    dry ? "pending" : "applied");
-	return 0;
-}
-
-static int
-ctl_outbox(struct ctl *c, int argc, char **argv)
-{
-	struct db_rows	 r;
-
-	if (argc < 1 || strcmp(argv[0], "status") != 0)
-		usage();
-	if (db_exec(ctl_db(c, 0), STMT_OUTBOX_PENDING, NULL, 0, &r, NULL) !=
-	    DB_OK)
-		return 1;
-	printf("unpublished: %s\noldest_age_seconds: %.3f\n",
-	    db_cell(&r, 0, 0), strtod(db_cell(&r, 0, 1), NULL) / 1e6);
-	db_rows_clear(&r);
 	return 0;
 }
 
@@ -161,6 +150,12 @@ main(int argc, char *argv[])
 		rc = ctl_token(&c, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "outbox") == 0)
 		rc = ctl_outbox(&c, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "resync") == 0)
+		rc = ctl_resync(&c, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "dlq") == 0)
+		rc = ctl_dlq(&c, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "adapter") == 0)
+		rc = ctl_adapter(&c, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "config") == 0)
 		rc = ctl_config(&c, argc - 1, argv + 1);
 	else

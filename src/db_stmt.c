@@ -45,6 +45,8 @@
 	"a.address_line_2, a.address_line_3, a.city, a.region, " \
 	"a.postal_code, a.country "
 #define NOW	"UTC_TIMESTAMP(6)"
+/* The relay's leader lock: a named lock per database, not per server. */
+#define RELAY_LOCK	"CONCAT(DATABASE(), ':rolodex-relay')"
 #define REL_COLS \
 	"relationship_id, relationship_type, from_party_id, to_party_id, " \
 	"start_date, end_date, notes, version, " \
@@ -155,10 +157,13 @@ static const struct {
 	    "INSERT INTO outbox (event_id, event_type, aggregate_type, "
 	    "aggregate_id, aggregate_version, payload, traceparent, "
 	    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, " NOW ")" },
+	/* unpublished rows (outbox_queue, sql/0003) and the age of the
+	 * oldest, in microseconds */
 	[STMT_OUTBOX_PENDING] = { "outbox_pending",
 	    "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND, "
-	    "MIN(created_at), " NOW "), 0) FROM outbox "
-	    "WHERE published_at IS NULL" },
+	    "(SELECT o.created_at FROM outbox_queue f JOIN outbox o "
+	    "ON o.id = f.id ORDER BY f.id LIMIT 1), " NOW "), 0) "
+	    "FROM outbox_queue" },
 	[STMT_USER_GET] = { "user_get",
 	    "SELECT user_id, password_hash, roles, disabled, "
 	    "IF(last_failure > " NOW " - INTERVAL ? SECOND, failed_logins, 0) "
@@ -239,6 +244,13 @@ static const struct {
 	    "UPDATE outbox SET payload = CONCAT('{\"party_id\":\"', ?, "
 	    "'\",\"party_type\":\"person\",\"version\":', "
 	    "aggregate_version, ',\"erased\":true}') WHERE aggregate_id = ?" },
+	/* party id text twice: notes may name the person */
+	[STMT_OUTBOX_REDACT_RELS] = { "outbox_redact_rels",
+	    "UPDATE outbox SET payload = JSON_REMOVE(payload, '$.notes') "
+	    "WHERE aggregate_type = 'relationship' AND "
+	    "JSON_EXISTS(payload, '$.notes') AND "
+	    "(JSON_VALUE(payload, '$.from_party_id') = ? OR "
+	    "JSON_VALUE(payload, '$.to_party_id') = ?)" },
 	[STMT_ERASURE_AUDIT] = { "erasure_audit",
 	    "INSERT INTO erasure_audit (party_id, erased_by, request_id, "
 	    "erased_at) VALUES (?, ?, ?, " NOW ")" },
@@ -256,6 +268,10 @@ static const struct {
 	    "WHERE principal = ? AND idem_key = ?" },
 	[STMT_IDEM_DELETE] = { "idem_delete",
 	    "DELETE FROM idempotency_key WHERE principal = ? AND idem_key = ?" },
+	/* stored answers that carry a party id: keep the key, drop the body */
+	[STMT_IDEM_REDACT] = { "idem_redact",
+	    "UPDATE idempotency_key SET body = '{\"erased\":true}' "
+	    "WHERE status IS NOT NULL AND INSTR(body, ?) > 0" },
 	[STMT_IDEM_PURGE] = { "idem_purge",
 	    "DELETE FROM idempotency_key WHERE expires_at < " NOW " LIMIT ?" },
 	[STMT_MIG_LIST] = { "mig_list",
@@ -264,6 +280,132 @@ static const struct {
 	[STMT_MIG_INSERT] = { "mig_insert",
 	    "INSERT INTO schema_migration (version, name, checksum, "
 	    "applied_at) VALUES (?, ?, ?, " NOW ")" },
+	/* timeout seconds: 1 acquired, 0 timed out, NULL error */
+	[STMT_RELAY_LOCK_TRY] = { "relay_lock_try",
+	    "SELECT GET_LOCK(" RELAY_LOCK ", ?)" },
+	[STMT_RELAY_LOCK_HELD] = { "relay_lock_held",
+	    "SELECT IS_USED_LOCK(" RELAY_LOCK ") <=> CONNECTION_ID()" },
+	[STMT_RELAY_LOCK_RELEASE] = { "relay_lock_release",
+	    "SELECT RELEASE_LOCK(" RELAY_LOCK ")" },
+	/* holder's connection (NULL: free), its relay and heartbeat age */
+	[STMT_RELAY_LOCK_OWNER] = { "relay_lock_owner",
+	    "SELECT l.conn, n.name, TIMESTAMPDIFF(MICROSECOND, "
+	    "n.heartbeat_at, " NOW ") FROM (SELECT IS_USED_LOCK(" RELAY_LOCK
+	    ") AS conn) l LEFT JOIN relay_node n ON n.conn_id = l.conn" },
+	/* a stalled leader's connection: frees its lock (same user) */
+	[STMT_RELAY_KILL] = { "relay_kill", "KILL CONNECTION ?" },
+	/* name, host, pid, role, published */
+	[STMT_RELAY_NODE_UPSERT] = { "relay_node_upsert",
+	    "INSERT INTO relay_node (name, host, pid, conn_id, role, "
+	    "published, started_at, heartbeat_at) VALUES (?, ?, ?, "
+	    "CONNECTION_ID(), ?, ?, " NOW ", " NOW ") ON DUPLICATE KEY UPDATE "
+	    "conn_id = CONNECTION_ID(), role = VALUES(role), "
+	    "published = VALUES(published), heartbeat_at = " NOW },
+	[STMT_RELAY_NODE_DELETE] = { "relay_node_delete",
+	    "DELETE FROM relay_node WHERE name = ?" },
+	[STMT_RELAY_NODE_PURGE] = { "relay_node_purge",
+	    "DELETE FROM relay_node WHERE heartbeat_at < " NOW
+	    " - INTERVAL ? SECOND" },
+	[STMT_RELAY_NODE_LIST] = { "relay_node_list",
+	    "SELECT name, host, pid, role, published, "
+	    "TIMESTAMPDIFF(MICROSECOND, heartbeat_at, " NOW "), "
+	    "conn_id <=> IS_USED_LOCK(" RELAY_LOCK "), "
+	    "DATE_FORMAT(started_at, '%Y-%m-%dT%H:%i:%sZ') "
+	    "FROM relay_node ORDER BY name" },
+	[STMT_RELAY_STREAM_GET] = { "relay_stream_get",
+	    "SELECT last_ms, last_seq, last_event_id FROM relay_stream "
+	    "WHERE stream = ?" },
+	/* stream, ms, seq, event id; never moves backwards (the SET order
+	 * matters: each IF reads last_ms before it is assigned) */
+	[STMT_RELAY_STREAM_SET] = { "relay_stream_set",
+	    "INSERT INTO relay_stream (stream, last_ms, last_seq, "
+	    "last_event_id, updated_at) VALUES (?, ?, ?, ?, " NOW ") "
+	    "ON DUPLICATE KEY UPDATE "
+	    "last_event_id = IF((VALUES(last_ms), VALUES(last_seq)) > "
+	    "(last_ms, last_seq), VALUES(last_event_id), last_event_id), "
+	    "last_seq = IF((VALUES(last_ms), VALUES(last_seq)) > "
+	    "(last_ms, last_seq), VALUES(last_seq), last_seq), "
+	    "last_ms = GREATEST(last_ms, VALUES(last_ms)), "
+	    "updated_at = " NOW },
+	/* stream, ms, seq, event id: after a replay, unconditionally */
+	[STMT_RELAY_STREAM_RESET] = { "relay_stream_reset",
+	    "INSERT INTO relay_stream (stream, last_ms, last_seq, "
+	    "last_event_id, updated_at) VALUES (?, ?, ?, ?, " NOW ") "
+	    "ON DUPLICATE KEY UPDATE last_ms = VALUES(last_ms), "
+	    "last_seq = VALUES(last_seq), "
+	    "last_event_id = VALUES(last_event_id), updated_at = " NOW },
+	[STMT_RELAY_STREAM_LIST] = { "relay_stream_list",
+	    "SELECT stream, CONCAT(last_ms, '-', last_seq), "
+	    "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ') "
+	    "FROM relay_stream ORDER BY stream" },
+	/* limit: the oldest unpublished rows in id order, from the queue
+	 * (never "id > last seen": ids are not commit order) */
+	[STMT_OUTBOX_BATCH] = { "outbox_batch",
+	    "SELECT STRAIGHT_JOIN o.id, o.event_id, o.event_type, "
+	    "o.aggregate_type, o.aggregate_id, o.aggregate_version, "
+	    "DATE_FORMAT(o.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), o.payload, "
+	    "o.traceparent FROM outbox_queue q JOIN outbox o ON o.id = q.id "
+	    "ORDER BY q.id LIMIT ?" },
+	/* JSON array of outbox ids: published, off the queue */
+	[STMT_OUTBOX_MARK] = { "outbox_mark",
+	    "DELETE q FROM outbox_queue q JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON q.id = j.id" },
+	/* relationship id, version: the payload of an earlier version,
+	 * which names the from party (a Deleted event does not) */
+	[STMT_OUTBOX_REL_OWNER] = { "outbox_rel_owner",
+	    "SELECT payload FROM outbox WHERE aggregate_id = ? AND "
+	    "aggregate_version < ? AND event_type <> 'RelationshipDeleted' "
+	    "ORDER BY aggregate_version DESC, id DESC LIMIT 1" },
+	/* first and last batch id, cutoff: the published rows of the old
+	 * batches in that range, unless queued again since */
+	[STMT_OUTBOX_PURGE_BATCH] = { "outbox_purge_batch",
+	    "DELETE o FROM relay_batch b JOIN JSON_TABLE(b.row_ids, '$[*]' "
+	    "COLUMNS (id BIGINT UNSIGNED PATH '$')) j JOIN outbox o "
+	    "ON o.id = j.id LEFT JOIN outbox_queue q ON q.id = o.id "
+	    "WHERE b.id BETWEEN ? AND ? AND b.published_at < ? AND "
+	    "q.id IS NULL" },
+	/* stream, ms, seq, rows, JSON array of outbox ids */
+	[STMT_RELAY_BATCH_INSERT] = { "relay_batch_insert",
+	    "INSERT INTO relay_batch (stream_part, last_ms, last_seq, nrows, "
+	    "row_ids, published_at) VALUES (?, ?, ?, ?, ?, " NOW ")" },
+	/* stream, all?, ms, seq, limit: batches that reached past ms-seq */
+	[STMT_RELAY_BATCH_PAST] = { "relay_batch_past",
+	    "SELECT id FROM relay_batch WHERE stream_part = ? AND "
+	    "(? OR (last_ms, last_seq) > (?, ?)) ORDER BY id LIMIT ?" },
+	/* batch id: its rows back on the queue (those still retained) */
+	[STMT_RELAY_BATCH_REQUEUE] = { "relay_batch_requeue",
+	    "INSERT IGNORE INTO outbox_queue (id) SELECT o.id FROM "
+	    "relay_batch b JOIN JSON_TABLE(b.row_ids, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j JOIN outbox o ON o.id = j.id "
+	    "WHERE b.id = ?" },
+	[STMT_RELAY_BATCH_DELETE] = { "relay_batch_delete",
+	    "DELETE FROM relay_batch WHERE id = ?" },
+	/* retention seconds, retention seconds, limit: the oldest batches
+	 * past the retention (id, rows) and the cutoff used */
+	[STMT_RELAY_BATCH_OLD] = { "relay_batch_old",
+	    "SELECT id, nrows, DATE_FORMAT(" NOW " - INTERVAL ? SECOND, "
+	    "'%Y-%m-%d %H:%i:%s.%f') FROM relay_batch WHERE published_at < "
+	    NOW " - INTERVAL ? SECOND ORDER BY published_at, id LIMIT ?" },
+	/* first and last batch id, cutoff */
+	[STMT_RELAY_BATCH_PURGE] = { "relay_batch_purge",
+	    "DELETE FROM relay_batch WHERE id BETWEEN ? AND ? AND "
+	    "published_at < ?" },
+	/* identifier, party, system: feedback, no version bump */
+	[STMT_EXTID_SYNC_UPDATE] = { "extid_sync_update",
+	    "UPDATE external_identifier SET identifier = ?, last_synced = "
+	    NOW " WHERE party_id = ? AND system_name = ?" },
+	/* party, system, identifier */
+	[STMT_EXTID_SYNC_INSERT] = { "extid_sync_insert",
+	    "INSERT INTO external_identifier (party_id, system_name, "
+	    "identifier, last_synced, created_at) VALUES (?, ?, ?, " NOW ", "
+	    NOW ")" },
+	/* after-id, limit */
+	[STMT_RESYNC_PARTIES] = { "resync_parties",
+	    "SELECT party_id FROM party WHERE party_id > ? "
+	    "ORDER BY party_id LIMIT ?" },
+	[STMT_RESYNC_RELSHIPS] = { "resync_relships",
+	    "SELECT relationship_id FROM relationship "
+	    "WHERE relationship_id > ? ORDER BY relationship_id LIMIT ?" },
 };
 
 const char *
