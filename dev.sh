@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Rolodex developer commands, for a fresh Debian 12 machine.
 #
-#   ./dev.sh up      install packages, build, start MariaDB, lighttpd and
-#                    rolodex-api under ./run, create a demo user, print curls
+#   ./dev.sh up      install packages, build, start under ./run: MariaDB,
+#                    Redis, lighttpd + rolodex-api, rolodex-relay, the
+#                    Salesforce and Dataverse sandboxes and both adapters;
+#                    create a demo user and print curls to try it
 #   ./dev.sh test    install packages, build, run every test (make check,
 #                    make distcheck)
 #   ./dev.sh down    stop what "up" started
@@ -23,6 +25,7 @@ packages=(
 	libjwt-dev libssl-dev libcurl4-openssl-dev
 	mariadb-server mariadb-client redis-server lighttpd apache2
 	libapache2-mod-fcgid python3 curl valgrind
+	clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 
 as_root() {
@@ -57,6 +60,10 @@ build() {
 write_conf() {
 	cat > "$run/rolodex.conf" <<EOC
 # Local development configuration written by ./dev.sh up.
+[redis]
+host = 127.0.0.1
+port = $2
+
 [database]
 host = 127.0.0.1
 port = $1
@@ -100,17 +107,31 @@ up() {
 	svc_mariadb_bootstrap "$run" rolodex rolodex_app \
 	    "$(cat "$run/db-app.secret")" rolodex_migrate \
 	    "$(cat "$run/db-migrate.secret")"
-	write_conf "$dbport"
-	local ctl="$build/src/rolodexctl -f $run/rolodex.conf"
+	local rport
+	rport=$(cat "$run/redis.port" 2>/dev/null || svc_free_port "$run")
+	svc_redis_start "$run" "$rport"
+	# shellcheck source=tests/sandbox/sandbox.sh
+	. "$top/tests/sandbox/sandbox.sh"
+	sbx_start "$run"
+	write_conf "$dbport" "$rport"
+	sbx_conf "$run" >> "$run/rolodex.conf"
+	local conf="$run/rolodex.conf"
+	local ctl="$build/src/rolodexctl -f $conf"
 	$ctl migrate
 	if ! $ctl user list | grep -q '^demo '; then
 		echo 'demo-password' | $ctl user add demo --role writer
 	fi
-	svc_lighttpd_start "$run" "$port" spawn "$build/src/rolodex-api" \
-	    "$run/rolodex.conf"
+	svc_lighttpd_start "$run" "$port" spawn "$build/src/rolodex-api" "$conf"
+	svc_proc_start "$run" relay "$build/relay/rolodex-relay" -f "$conf"
+	svc_proc_start "$run" adapter-salesforce \
+	    "$build/adapters/rolodex-adapter-salesforce" -f "$conf"
+	svc_proc_start "$run" adapter-d365 \
+	    "$build/adapters/rolodex-adapter-d365" -f "$conf"
 	cat <<EOM
 
 Rolodex is running on http://127.0.0.1:$port  (API explorer: /docs)
+Redis: 127.0.0.1:$rport; relay and adapters logs: $run/proc-*.log
+Sandboxes: Salesforce $(sbx_url "$run" salesforce), Dataverse $(sbx_url "$run" dataverse)
 State and logs are in $run; stop with ./dev.sh down.
 
   TOKEN=\$(curl -s -X POST http://127.0.0.1:$port/auth/login \\
@@ -121,6 +142,10 @@ State and logs are in $run; stop with ./dev.sh down.
   curl -s -X POST http://127.0.0.1:$port/persons \\
       -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
       -d '{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com"}'
+
+  # a moment later the person is in both external systems:
+  curl -s $(sbx_url "$run" salesforce)/__sandbox/records/Contact
+  curl -s $(sbx_url "$run" dataverse)/__sandbox/records/contacts
 
 EOM
 }
