@@ -1008,8 +1008,8 @@ START_TEST(test_jwks_bad)
 		"{\"keys\":[]}",
 		"{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}",
 		"{\"keys\":[{\"kty\":\"RSA\"}]}",
-		"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\","
-		    "\"y\":\"AA\"}]}",
+		("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\","
+		    "\"y\":\"AA\"}]}"),
 		"{\"keys\":[]} trailing",
 	};
 	struct auth_keyset	*k;

@@ -288,7 +288,7 @@ static const char *const bad_e164[] = {
 	"+1(415)5552671",
 	"00447911123456",
 	"+\xd9\xa1\xd9\xa2\xd9\xa3\xd9\xa4\xd9\xa5\xd9\xa6\xd9\xa7\xd9\xa8",
-	"+\xef\xbc\x91" "2345678",	/* fullwidth 1 */
+	("+\xef\xbc\x91" "2345678"),	/* fullwidth 1 */
 	"+-12345678",
 };
 
