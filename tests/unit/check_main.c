@@ -21,9 +21,11 @@ main(void)
 	srunner_add_suite(sr, make_jsonx_suite());
 	srunner_add_suite(sr, make_party_suite());
 	srunner_add_suite(sr, make_cursor_suite());
+	srunner_add_suite(sr, make_query_suite());
 	srunner_add_suite(sr, make_route_suite());
 	srunner_add_suite(sr, make_auth_jwt_suite());
 	srunner_add_suite(sr, make_auth_pw_suite());
+	srunner_add_suite(sr, make_adapter_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

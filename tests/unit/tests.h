@@ -12,8 +12,10 @@ Suite	*make_valid_suite(void);
 Suite	*make_jsonx_suite(void);
 Suite	*make_party_suite(void);
 Suite	*make_cursor_suite(void);
+Suite	*make_query_suite(void);
 Suite	*make_route_suite(void);
 Suite	*make_auth_jwt_suite(void);
 Suite	*make_auth_pw_suite(void);
+Suite	*make_adapter_suite(void);
 
 #endif
