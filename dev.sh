@@ -6,7 +6,8 @@
 #                    Salesforce and Dataverse sandboxes and both adapters;
 #                    create a demo user and print curls to try it
 #   ./dev.sh test    install packages, build, run every test (make check,
-#                    make distcheck)
+#                    make distcheck, the suite under sanitizers, a short
+#                    fuzz run of every target)
 #   ./dev.sh down    stop what "up" started
 #   ./dev.sh deps | build
 #
@@ -124,9 +125,9 @@ up() {
 	svc_lighttpd_start "$run" "$port" spawn "$build/src/rolodex-api" "$conf"
 	svc_proc_start "$run" relay "$build/relay/rolodex-relay" -f "$conf"
 	svc_proc_start "$run" adapter-salesforce \
-	    "$build/adapters/rolodex-adapter-salesforce" -f "$conf"
+	    "$build/adapters/rolodex-adapter-salesforce" -c dev -f "$conf"
 	svc_proc_start "$run" adapter-d365 \
-	    "$build/adapters/rolodex-adapter-d365" -f "$conf"
+	    "$build/adapters/rolodex-adapter-d365" -c dev -f "$conf"
 	cat <<EOM
 
 Rolodex is running on http://127.0.0.1:$port  (API explorer: /docs)
@@ -157,12 +158,21 @@ down() {
 	echo "stopped"
 }
 
+# Every test: the suite on the normal build, make distcheck (the suite
+# again from the release tarball), the suite under ASan/UBSan, and a
+# short run of every fuzz target.
 test_all() {
 	deps
 	build
 	cd "$build"
 	make check
 	make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+	make check-sanitizers
+	mkdir -p "$build/fuzz"
+	cd "$build/fuzz"
+	[ -f Makefile ] || "$top/configure" -q --enable-fuzz
+	make -j"$(nproc)" >/dev/null
+	make check-fuzz FUZZ_CHECK_SECONDS="${FUZZ_CHECK_SECONDS:-15}"
 }
 
 case "${1:-}" in
