@@ -272,7 +272,10 @@ ctl_dlq(struct ctl *c, int argc, char **argv)
 	if (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "replay") != 0 &&
 	    strcmp(argv[0], "drop") != 0)
 		return ctl_dlq_usage();
-	if (strcmp(argv[0], "list") != 0 && (all ? argc != 3 : argc < 3))
+	/* list takes only --count; replay and drop take ids or --all. */
+	if (strcmp(argv[0], "list") == 0 ?
+	    argc != (cnt != NULL ? 4 : 2) || all :
+	    cnt != NULL || (all ? argc != 3 : argc < 3))
 		return ctl_dlq_usage();
 	if (ctl_redis(c, &r) == -1)
 		return 1;
