@@ -433,6 +433,23 @@ db_cell_len(const struct db_rows *r, size_t row, size_t col)
 	return r->len[row * r->ncols + col];
 }
 
+char *
+db_cell_dup(const struct db_rows *r, size_t row, size_t col)
+{
+	const char	*s = db_cell(r, row, col);
+
+	return s == NULL ? NULL : xstrdup(s);
+}
+
+void
+db_cell_bin16(const struct db_rows *r, size_t row, size_t col,
+    unsigned char out[16])
+{
+	memset(out, 0, 16);
+	if (db_cell(r, row, col) != NULL && db_cell_len(r, row, col) == 16)
+		memcpy(out, db_cell(r, row, col), 16);
+}
+
 void
 db_rows_clear(struct db_rows *r)
 {

@@ -88,6 +88,11 @@ enum db_rc	 db_exec_text(struct db *, const char *sql);
 /* Cell accessor: NULL for SQL NULL. */
 const char	*db_cell(const struct db_rows *, size_t row, size_t col);
 size_t		 db_cell_len(const struct db_rows *, size_t row, size_t col);
+/* A new copy of a cell (free()), or NULL for SQL NULL. */
+char		*db_cell_dup(const struct db_rows *, size_t row, size_t col);
+/* A BINARY(16) cell into out; all zero when NULL or of another size. */
+void		 db_cell_bin16(const struct db_rows *, size_t row, size_t col,
+		    unsigned char out[16]);
 void		 db_rows_clear(struct db_rows *);
 
 /* Last auto-increment id on this connection. */

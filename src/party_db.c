@@ -27,22 +27,6 @@ static const enum pcol pfield_col[PF__MAX] = {
 	[PF_REG_NUMBER] = PCOL_REGNO, [PF_WEBSITE] = PCOL_WEBSITE,
 };
 
-static char *
-cell_dup(const struct db_rows *r, size_t row, size_t col)
-{
-	const char	*s = db_cell(r, row, col);
-
-	return s == NULL ? NULL : xstrdup(s);
-}
-
-static void
-cell_uuid(const struct db_rows *r, size_t row, size_t col, struct uuid *u)
-{
-	memset(u, 0, sizeof(*u));
-	if (db_cell(r, row, col) != NULL && db_cell_len(r, row, col) == 16)
-		memcpy(u->b, db_cell(r, row, col), 16);
-}
-
 static void
 party_decode(const struct db_rows *r, size_t row, struct party *p)
 {
@@ -51,11 +35,11 @@ party_decode(const struct db_rows *r, size_t row, struct party *p)
 
 	party_type_parse(db_cell(r, row, PCOL_TYPE), &t);
 	party_init(p, t);
-	cell_uuid(r, row, PCOL_ID, &p->id);
+	db_cell_bin16(r, row, PCOL_ID, p->id.b);
 	for (i = 0; i < PF__MAX; i++)
 		if (pfield_applies((enum pfield)i, t))
-			p->v[i] = cell_dup(r, row, pfield_col[i]);
-	p->display_name = cell_dup(r, row, PCOL_DISPLAY);
+			p->v[i] = db_cell_dup(r, row, pfield_col[i]);
+	p->display_name = db_cell_dup(r, row, PCOL_DISPLAY);
 	p->version = strtoll(db_cell(r, row, PCOL_VERSION), NULL, 10);
 	snprintf(p->created_at, sizeof(p->created_at), "%s",
 	    db_cell(r, row, PCOL_CREATED));
@@ -69,10 +53,10 @@ address_decode(const struct db_rows *r, size_t row, struct address *a)
 	size_t	 i;
 
 	memset(a, 0, sizeof(*a));
-	cell_uuid(r, row, ACOL_ID, &a->id);
+	db_cell_bin16(r, row, ACOL_ID, a->id.b);
 	a->has_id = true;
 	for (i = 0; i < AF__MAX; i++)
-		a->f[i] = cell_dup(r, row, ACOL_TYPE + i);
+		a->f[i] = db_cell_dup(r, row, ACOL_TYPE + i);
 	a->is_primary = strcmp(db_cell(r, row, ACOL_PRIMARY), "1") == 0;
 }
 
@@ -98,9 +82,9 @@ party_load_children(struct db *db, struct party *p)
 		return rc;
 	p->ext = xcalloc(r.nrows + 1, sizeof(*p->ext));
 	for (i = 0; i < r.nrows; i++) {
-		p->ext[i].system = cell_dup(&r, i, 0);
-		p->ext[i].identifier = cell_dup(&r, i, 1);
-		p->ext[i].last_synced = cell_dup(&r, i, 2);
+		p->ext[i].system = db_cell_dup(&r, i, 0);
+		p->ext[i].identifier = db_cell_dup(&r, i, 1);
+		p->ext[i].last_synced = db_cell_dup(&r, i, 2);
 	}
 	p->next = r.nrows;
 	db_rows_clear(&r);
@@ -374,7 +358,7 @@ address_sharers(struct db *db, const struct uuid *party,
 	if ((rc = db_exec(db, STMT_ADDR_PARTIES, args, 2, &r, NULL)) != DB_OK)
 		return rc;
 	for (i = 0; i < r.nrows; i++) {
-		cell_uuid(&r, i, 0, &u);
+		db_cell_bin16(&r, i, 0, u.b);
 		for (j = 0; j < *n; j++)
 			if (memcmp(&(*others)[j], &u, sizeof(u)) == 0)
 				break;
@@ -525,7 +509,7 @@ db_extid_owner(struct db *db, const char *system, const char *ident,
 	if ((rc = db_exec(db, STMT_EXTID_OWNER, args, 2, &r, NULL)) != DB_OK)
 		return rc;
 	if (r.nrows > 0) {
-		cell_uuid(&r, 0, 0, owner);
+		db_cell_bin16(&r, 0, 0, owner->b);
 		*found = true;
 	}
 	db_rows_clear(&r);

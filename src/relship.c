@@ -267,34 +267,18 @@ relship_check_parties(struct db *db, const struct relship *r,
 	return DB_OK;
 }
 
-static char *
-cell_dup(const struct db_rows *r, size_t row, size_t col)
-{
-	const char	*s = db_cell(r, row, col);
-
-	return s == NULL ? NULL : xstrdup(s);
-}
-
-static void
-cell_uuid(const struct db_rows *r, size_t row, size_t col, struct uuid *u)
-{
-	memset(u, 0, sizeof(*u));
-	if (db_cell(r, row, col) != NULL && db_cell_len(r, row, col) == 16)
-		memcpy(u->b, db_cell(r, row, col), 16);
-}
-
 /* Columns of the relationship reads (see STMT_REL_GET). */
 static void
 relship_decode(const struct db_rows *rows, size_t i, struct relship *r)
 {
 	memset(r, 0, sizeof(*r));
-	cell_uuid(rows, i, 0, &r->id);
-	r->type = cell_dup(rows, i, 1);
-	cell_uuid(rows, i, 2, &r->from);
-	cell_uuid(rows, i, 3, &r->to);
-	r->start_date = cell_dup(rows, i, 4);
-	r->end_date = cell_dup(rows, i, 5);
-	r->notes = cell_dup(rows, i, 6);
+	db_cell_bin16(rows, i, 0, r->id.b);
+	r->type = db_cell_dup(rows, i, 1);
+	db_cell_bin16(rows, i, 2, r->from.b);
+	db_cell_bin16(rows, i, 3, r->to.b);
+	r->start_date = db_cell_dup(rows, i, 4);
+	r->end_date = db_cell_dup(rows, i, 5);
+	r->notes = db_cell_dup(rows, i, 6);
 	r->version = strtoll(db_cell(rows, i, 7), NULL, 10);
 	snprintf(r->created_at, sizeof(r->created_at), "%s",
 	    db_cell(rows, i, 8));
@@ -394,7 +378,7 @@ db_relship_ids_of_party(struct db *db, const struct uuid *party,
 		return rc;
 	*ids = xcalloc(rows.nrows + 1, sizeof(**ids));
 	for (i = 0; i < rows.nrows; i++)
-		cell_uuid(&rows, i, 0, &(*ids)[i]);
+		db_cell_bin16(&rows, i, 0, (*ids)[i].b);
 	*n = rows.nrows;
 	db_rows_clear(&rows);
 	return DB_OK;
