@@ -41,12 +41,9 @@ static const char *const json_types[] = { "application/json", NULL };
 static ssize_t
 address_index(const struct party *p, const struct uuid *id)
 {
-	size_t	 i;
+	const struct address	*a = party_find_address(p, id);
 
-	for (i = 0; i < p->naddr; i++)
-		if (memcmp(&p->addr[i].id, id, sizeof(*id)) == 0)
-			return (ssize_t)i;
-	return -1;
+	return a == NULL ? -1 : a - p->addr;
 }
 
 /* A deep copy of p's writable state, the start of the next state. */
@@ -335,18 +332,9 @@ added_address(const struct sctx *c)
 	if (c->addr.has_id)
 		return &c->addr.id;
 	/* Content match: the last address equal to the body. */
-	for (i = c->out.naddr; i > 0; i--) {
-		const struct address	*a = &c->out.addr[i - 1];
-		size_t			 k;
-
-		for (k = 0; k < AF__MAX; k++)
-			if ((a->f[k] == NULL) != (c->addr.f[k] == NULL) ||
-			    (a->f[k] != NULL && strcmp(a->f[k],
-			    c->addr.f[k]) != 0))
-				break;
-		if (k == AF__MAX)
-			return &a->id;
-	}
+	for (i = c->out.naddr; i > 0; i--)
+		if (address_same_content(&c->out.addr[i - 1], &c->addr))
+			return &c->out.addr[i - 1].id;
 	return NULL;
 }
 

@@ -169,7 +169,7 @@ str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static bool
+bool
 address_same_content(const struct address *a, const struct address *b)
 {
 	size_t	 i;
@@ -214,8 +214,7 @@ party_resolve_addresses(struct party *next, const struct party *prev)
 	}
 }
 
-/* The address of p with id, or NULL. */
-static const struct address *
+const struct address *
 party_find_address(const struct party *p, const struct uuid *id)
 {
 	size_t	 i;

@@ -108,6 +108,12 @@ void		 party_set_extid(struct party *, const char *system,
 int		 party_remove_extid(struct party *, const char *system);
 /* The identifier p has in system, or NULL. */
 const char	*party_extid(const struct party *, const char *system);
+/* Whether two addresses hold the same content (ids and is_primary aside). */
+bool		 address_same_content(const struct address *,
+		    const struct address *);
+/* The address of p with this id, or NULL. */
+const struct address *party_find_address(const struct party *,
+		    const struct uuid *);
 /* Recompute display_name from the fields. */
 void		 party_derive(struct party *);
 

@@ -254,8 +254,6 @@ link_write(struct db *db, const struct uuid *party, const struct address *a,
 	}
 }
 
-static bool address_content_differs(const struct address *,
-    const struct address *);
 static enum db_rc address_sharers(struct db *, const struct uuid *,
     const struct address *, struct uuid **, size_t *);
 
@@ -278,7 +276,7 @@ address_attach(struct db *db, const struct uuid *party,
 	if ((rc = db_address_get(db, &a->id, &cur, &exists)) != DB_OK)
 		return rc;
 	if (exists) {
-		*changed_shared = address_content_differs(&cur, a);
+		*changed_shared = !address_same_content(&cur, a);
 		address_clear(&cur);
 	}
 	if ((!exists || *changed_shared) &&
@@ -371,31 +369,6 @@ address_sharers(struct db *db, const struct uuid *party,
 	return DB_OK;
 }
 
-static const struct address *
-find_address(const struct party *p, const struct uuid *id)
-{
-	size_t	 i;
-
-	for (i = 0; i < p->naddr; i++)
-		if (memcmp(&p->addr[i].id, id, sizeof(*id)) == 0)
-			return &p->addr[i];
-	return NULL;
-}
-
-static bool
-address_content_differs(const struct address *a, const struct address *b)
-{
-	size_t	 i;
-
-	for (i = 0; i < AF__MAX; i++) {
-		if ((a->f[i] == NULL) != (b->f[i] == NULL))
-			return true;
-		if (a->f[i] != NULL && strcmp(a->f[i], b->f[i]) != 0)
-			return true;
-	}
-	return false;
-}
-
 /* Bring the address links of prev to those of next. */
 static enum db_rc
 party_sync_addresses(struct db *db, const struct party *prev,
@@ -407,18 +380,18 @@ party_sync_addresses(struct db *db, const struct party *prev,
 	bool			 shared;
 
 	for (i = 0; i < prev->naddr && rc == DB_OK; i++)
-		if (find_address(next, &prev->addr[i].id) == NULL)
+		if (party_find_address(next, &prev->addr[i].id) == NULL)
 			rc = address_detach(db, &prev->id, &prev->addr[i]);
 	for (i = 0; i < next->naddr && rc == DB_OK; i++) {
 		a = &next->addr[i];
-		if ((old = find_address(prev, &a->id)) == NULL) {
+		if ((old = party_find_address(prev, &a->id)) == NULL) {
 			rc = address_attach(db, &next->id, a, &shared);
 			if (rc == DB_OK && shared)
 				rc = address_sharers(db, &next->id, a, others,
 				    nothers);
 			continue;
 		}
-		if (address_content_differs(old, a)) {
+		if (!address_same_content(old, a)) {
 			rc = address_write(db, a, false);
 			if (rc == DB_OK)
 				rc = address_sharers(db, &next->id, a, others,

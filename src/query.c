@@ -11,20 +11,9 @@
 #include <string.h>
 
 #include "query.h"
+#include "util.h"
 #include "valid.h"
 #include "xalloc.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 char *
 form_decode(const char *s, size_t len)
@@ -38,8 +27,8 @@ form_decode(const char *s, size_t len)
 			out[o++] = ' ';
 		else if (s[i] != '%')
 			out[o++] = s[i];
-		else if (i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		else if (i + 2 < len && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "util.h"
 #include "valid.h"
 
 #define RW	(M_GET | M_HEAD | M_PUT | M_PATCH | M_DELETE)
@@ -74,18 +75,6 @@ method_name(int m)
 	return "?";
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode [s, s+len) into dst; -1 if malformed or too long. */
 static int
 seg_decode(const char *s, size_t len, char *dst, size_t dsz)
@@ -102,7 +91,7 @@ seg_decode(const char *s, size_t len, char *dst, size_t dsz)
 		}
 		if (i + 2 >= len)
 			return -1;
-		if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+		if ((hi = hex_digit(s[i + 1])) < 0 || (lo = hex_digit(s[i + 2])) < 0)
 			return -1;
 		dst[o++] = (char)(hi << 4 | lo);
 		i += 2;

@@ -133,6 +133,18 @@ b64url_decode(const char *s, size_t len, size_t *outlen)
 	return out;
 }
 
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void
 hex_encode(char *dst, const void *vp, size_t len)
 {

@@ -25,6 +25,9 @@ int	 str_copy(char *dst, size_t dsz, const char *src);
 char	*b64url_encode(const void *, size_t);
 unsigned char *b64url_decode(const char *, size_t, size_t *outlen);
 
+/* Value of one hex digit (either case), or -1. */
+int	 hex_digit(int c);
+
 /* Lower-case hex of len bytes into dst (2*len+1 bytes). */
 void	 hex_encode(char *dst, const void *, size_t len);
 

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "log.h"
+#include "util.h"
 #include "uuid.h"
 
 void
@@ -64,18 +65,6 @@ uuid_fmt(const struct uuid *u, char *dst)
 	dst[o] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 uuid_parse(const char *s, struct uuid *u)
 {
@@ -90,7 +79,7 @@ uuid_parse(const char *s, struct uuid *u)
 				return -1;
 			continue;
 		}
-		if ((hi = hexval(s[i])) < 0 || (lo = hexval(s[i + 1])) < 0)
+		if ((hi = hex_digit(s[i])) < 0 || (lo = hex_digit(s[i + 1])) < 0)
 			return -1;
 		u->b[o++] = (unsigned char)(hi << 4 | lo);
 		i += 2;
